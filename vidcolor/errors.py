@@ -26,6 +26,9 @@ class DecodeError(InputError):
         super().__init__(message)
         self.frame = frame
 
+    def __reduce__(self) -> tuple[type, tuple[str, int | None]]:  # survives Ray's pickling
+        return type(self), (str(self), self.frame)
+
 
 class ConfigError(VidcolorError):
     """A configuration key, type or value is wrong."""
@@ -51,6 +54,10 @@ class FFmpegError(VidcolorError):
     def __init__(self, what: str, cmd: list[str], returncode: int, stderr: str) -> None:
         tail = " | ".join(line for line in stderr.strip().splitlines()[-3:] if line.strip())
         super().__init__(f"{what} failed (ffmpeg exit {returncode}): {tail}")
+        self.what = what
         self.cmd = cmd
         self.returncode = returncode
         self.stderr = stderr
+
+    def __reduce__(self) -> tuple[type, tuple[str, list[str], int, str]]:
+        return type(self), (self.what, self.cmd, self.returncode, self.stderr)

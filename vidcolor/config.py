@@ -1,0 +1,185 @@
+"""Configuration: frozen dataclasses, the only place defaults live.
+
+A config is built from the defaults, then a YAML file (``--config``), then ``--set key=value``
+overrides, in that order. Every key, type and value is checked: a wrong one raises
+:class:`~vidcolor.errors.ConfigError` naming the key and what it accepts.
+``configs/default.yaml`` mirrors these defaults; a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vidcolor.errors import ConfigError
+
+
+def _choice(default: str, *choices: str) -> Any:
+    return field(default=default, metadata={"choices": choices})
+
+
+def _range(default: float | None, lo: float, hi: float) -> Any:
+    return field(default=default, metadata={"range": (lo, hi)})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which network colorizes, and how frames are fed to it."""
+
+    weights: str | None = None
+    arch: str = "unet_resnet18"
+    render_factor: int = _range(21, 4, 128)
+    batch_size: int = _range(4, 1, 256)
+    device: str = _choice("auto", "auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class SmoothConfig:
+    """Temporal smoothing of the predicted chroma."""
+
+    mode: str = _choice("window", "window", "off")
+    radius: int = _range(3, 0, 32)
+    cut_threshold: float = _range(0.15, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    """How the film is cut into independent units of work."""
+
+    size: int = _range(240, 1, 1_000_000)
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Which library reads frames."""
+
+    backend: str = _choice("pyav", "pyav", "decord", "auto")
+
+
+@dataclass(frozen=True)
+class EncodeConfig:
+    """How each colorized segment is encoded."""
+
+    codec: str = _choice("h264", "h264", "ffv1", "prores")
+    crf: int = _range(17, 0, 51)
+    preset: str = _choice(
+        "medium",
+        "ultrafast", "superfast", "veryfast", "faster", "fast",
+        "medium", "slow", "slower", "veryslow",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where the work runs."""
+
+    workers: int = _range(0, 0, 4096)
+    cpus_per_worker: int = _range(2, 1, 1024)
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole effective configuration of one run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    smooth: SmoothConfig = field(default_factory=SmoothConfig)
+    chunks: ChunkConfig = field(default_factory=ChunkConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def load_config(path: Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:
+    """Builds the effective config: defaults, then the YAML file, then ``key=value`` overrides.
+
+    Args:
+        path: A YAML file with any subset of the sections and keys of ``configs/default.yaml``.
+        overrides: Strings like ``"model.render_factor=24"``; values are parsed as YAML scalars.
+
+    Raises:
+        ConfigError: naming the key for an unknown key, a wrong type or an out-of-range value.
+    """
+    tree: dict[str, Any] = {}
+    if path is not None:
+        tree = _read_yaml(path)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or "." not in key:
+            raise ConfigError(f"--set expects section.key=value, got {item!r}")
+        section, _, name = key.strip().partition(".")
+        tree.setdefault(section, {})
+        if not isinstance(tree[section], dict):
+            raise ConfigError(f"config section {section!r} must be a mapping")
+        tree[section][name] = yaml.safe_load(raw) if raw.strip() else None
+    return _build(Config, tree, prefix="")
+
+
+def to_dict(config: Config) -> dict[str, Any]:
+    """The config as plain nested dicts, as it would be written in YAML."""
+    return dataclasses.asdict(config)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}".splitlines()[0]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of sections")
+    return data
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            where = f"in {prefix.rstrip('.')}" if prefix else "sections"
+            raise ConfigError(f"unknown config key {prefix}{key}; known {where}: {', '.join(known)}")
+    kwargs = {}
+    for name, value in values.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config section {prefix}{name} must be a mapping")
+            kwargs[name] = _build(typing.cast(type, hint), value, prefix=f"{prefix}{name}.")
+        else:
+            kwargs[name] = _check(f"{prefix}{name}", hint, value, known[name].metadata)
+    return cls(**kwargs)
+
+
+def _check(key: str, hint: Any, value: Any, meta: typing.Mapping[str, Any]) -> Any:
+    allowed = _allowed_types(hint)
+    if value is None:
+        if type(None) in allowed:
+            return None
+        raise ConfigError(f"config key {key} may not be empty")
+    if float in allowed and type(value) is int:
+        value = float(value)
+    if type(value) not in allowed:  # bool is not int here: `render_factor: true` is a mistake
+        names = " or ".join(t.__name__ for t in allowed if t is not type(None))
+        raise ConfigError(f"config key {key} must be {names}, got {value!r}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"config key {key} must be one of {', '.join(meta['choices'])}; got {value!r}")
+    if "range" in meta:
+        lo, hi = meta["range"]
+        if not lo <= value <= hi:
+            raise ConfigError(f"config key {key} must be between {lo} and {hi}; got {value!r}")
+    return value
+
+
+def _allowed_types(hint: Any) -> tuple[type, ...]:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return typing.get_args(hint)
+    return (hint,)
