@@ -1,0 +1,246 @@
+"""Save and load model weights as safetensors with the architecture in the metadata.
+
+A weights file is self-describing: its string metadata holds ``format`` ("vidcolor-weights"),
+``version`` ("1"), ``arch`` (a :func:`~vidcolor.models.registry.list_models` name),
+``arch_kwargs`` (JSON keyword arguments of ``create_model``) and ``render_factor``, plus any
+extra strings. safetensors holds raw tensors only, so loading never runs code from the file
+(unlike ``torch.load``'s pickle). Every failure is a one-line :class:`WeightsError` that names
+the file and what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from vidcolor.errors import WeightsError
+from vidcolor.models.registry import create_model, list_models
+
+__all__ = ["FORMAT", "VERSION", "WeightsInfo", "file_sha256", "load_weights", "save_weights"]
+
+FORMAT = "vidcolor-weights"
+VERSION = "1"
+_REQUIRED = ("format", "version", "arch", "arch_kwargs", "render_factor")
+_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """What a loaded weights file declared about itself.
+
+    Attributes:
+        path: the file that was loaded.
+        arch: model name passed to ``create_model``.
+        arch_kwargs: keyword arguments passed to ``create_model``.
+        render_factor: the render factor the weights were trained for.
+        sha256: hex digest of the whole file.
+        metadata: every metadata string, extra keys included.
+    """
+
+    path: Path
+    arch: str
+    arch_kwargs: dict[str, Any]
+    render_factor: int
+    sha256: str
+    metadata: dict[str, str]
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks so large files use constant memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_weights(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    arch: str,
+    arch_kwargs: dict[str, Any],
+    render_factor: int,
+    extra: dict[str, str] | None = None,
+    dtype: torch.dtype = torch.float16,
+) -> None:
+    """Write ``model``'s state dict and its description to a safetensors file.
+
+    Floating-point tensors are stored as ``dtype`` (fp16 halves the file; inference loads
+    them back as fp32); integer buffers such as ``num_batches_tracked`` keep their type.
+    The file is written beside ``path`` and renamed, so a crash never leaves half a file.
+
+    Args:
+        model: the model, as built by ``create_model(arch, **arch_kwargs)``.
+        path: destination file.
+        arch: model name, one of ``list_models()``.
+        arch_kwargs: JSON-serialisable keyword arguments of ``create_model``.
+        render_factor: render factor the weights were trained for.
+        extra: additional metadata strings (e.g. training data, licence).
+        dtype: storage type of floating-point tensors.
+
+    Raises:
+        ValueError: unknown ``arch`` or an ``extra`` key that shadows a reserved one.
+    """
+    if arch not in list_models():
+        raise ValueError(f"unknown arch {arch!r}; known: {', '.join(list_models())}")
+    clash = sorted(set(extra or {}) & set(_REQUIRED))
+    if clash:
+        raise ValueError(f"extra metadata may not set reserved keys {clash}")
+    metadata = {
+        **(extra or {}),
+        "format": FORMAT,
+        "version": VERSION,
+        "arch": arch,
+        "arch_kwargs": json.dumps(arch_kwargs, sort_keys=True),
+        "render_factor": str(int(render_factor)),
+    }
+    tensors = {k: _to_storage(v, dtype) for k, v in model.state_dict().items()}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def _to_storage(t: Tensor, dtype: torch.dtype) -> Tensor:
+    """Detached, contiguous CPU copy; floating tensors cast to ``dtype``."""
+    t = t.detach().to("cpu")
+    return (t.to(dtype) if t.is_floating_point() else t).contiguous()
+
+
+def load_weights(
+    path: str | os.PathLike[str],
+    *,
+    expected_sha256: str | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[nn.Module, WeightsInfo]:
+    """Build the model a weights file describes and load its tensors.
+
+    Args:
+        path: a file written by :func:`save_weights`.
+        expected_sha256: hex digest to verify before anything is parsed; ``None`` skips it.
+        device: where the model is moved.
+
+    Returns:
+        The model in fp32 and eval mode, and what the file declared.
+
+    Raises:
+        WeightsError: missing file, checksum mismatch, not a (complete) safetensors file,
+            missing or bad metadata, unknown arch, or tensors that do not fit the arch.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}; check the path or download it")
+    sha256 = _checked_sha256(path, expected_sha256)
+    metadata, tensors = _read_safetensors(path)
+    arch, arch_kwargs, render_factor = _parse_metadata(path, metadata)
+    model = _build(path, arch, arch_kwargs)
+    _check_tensors(path, arch, model.state_dict(), tensors)
+    model.load_state_dict(tensors, strict=True)
+    model = model.float().to(device).eval()
+    info = WeightsInfo(path, arch, arch_kwargs, render_factor, sha256, metadata)
+    return model, info
+
+
+def _checked_sha256(path: Path, expected: str | None) -> str:
+    """The file's sha256, compared with ``expected`` (case-insensitive) when given."""
+    try:
+        actual = file_sha256(path)
+    except OSError as e:
+        raise WeightsError(
+            f"cannot read weights file {path}: {e.strerror}; check its permissions"
+        ) from e
+    if expected is not None and actual != expected.strip().lower():
+        raise WeightsError(
+            f"sha256 mismatch for {path}: expected {expected.strip().lower()}, got {actual}; "
+            "the file is corrupt or a different version, download it again"
+        )
+    return actual
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, Tensor]]:
+    """Metadata and all tensors of a safetensors file, on the CPU."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
+    except (SafetensorError, OSError) as e:
+        reason = " ".join(str(e).split())
+        raise WeightsError(
+            f"{path} is not a valid safetensors file ({reason}); it may be truncated, "
+            "download it again"
+        ) from e
+    return metadata, tensors
+
+
+def _parse_metadata(path: Path, metadata: dict[str, str]) -> tuple[str, dict[str, Any], int]:
+    """``(arch, arch_kwargs, render_factor)`` from the metadata, validated."""
+    missing = [k for k in _REQUIRED if k not in metadata]
+    if missing or metadata["format"] != FORMAT:
+        what = f"lacks metadata key {missing[0]!r}" if missing else "has a foreign format tag"
+        raise WeightsError(
+            f"{path} {what}, so it is not a vidcolor weights file; "
+            "use a file written by vidcolor's save_weights"
+        )
+    if metadata["version"] != VERSION:
+        raise WeightsError(
+            f"{path} has weights format version {metadata['version']!r}, this vidcolor reads "
+            f"{VERSION!r}; use a matching vidcolor release"
+        )
+    try:
+        arch_kwargs = json.loads(metadata["arch_kwargs"])
+        render_factor = int(metadata["render_factor"])
+    except ValueError as e:
+        raise WeightsError(f"{path} has malformed metadata ({e}); download it again") from e
+    if not isinstance(arch_kwargs, dict):
+        raise WeightsError(f"{path} has arch_kwargs that are not a JSON object; download it again")
+    return metadata["arch"], arch_kwargs, render_factor
+
+
+def _build(path: Path, arch: str, arch_kwargs: dict[str, Any]) -> nn.Module:
+    """``create_model(arch, **arch_kwargs)``, failures reported against ``path``."""
+    if arch not in list_models():
+        raise WeightsError(
+            f"{path} is for unknown arch {arch!r} (known: {', '.join(list_models())}); "
+            "upgrade vidcolor or use other weights"
+        )
+    try:
+        return create_model(arch, **arch_kwargs)
+    except (TypeError, ValueError) as e:
+        raise WeightsError(
+            f"{path}: cannot build {arch} with arch_kwargs {json.dumps(arch_kwargs)} ({e}); "
+            "use weights saved by this vidcolor version"
+        ) from e
+
+
+def _check_tensors(
+    path: Path, arch: str, expected: dict[str, Tensor], found: dict[str, Tensor]
+) -> None:
+    """Raise naming the first missing, unexpected or wrongly shaped key."""
+    hint = "the file does not match its arch metadata; re-export the weights"
+    missing = [k for k in expected if k not in found]
+    if missing:
+        raise WeightsError(
+            f"{path} lacks key {missing[0]!r} ({len(missing)} missing) required by {arch}; {hint}"
+        )
+    unexpected = [k for k in found if k not in expected]
+    if unexpected:
+        raise WeightsError(
+            f"{path} has unexpected key {unexpected[0]!r} ({len(unexpected)} extra) for {arch}; "
+            f"{hint}"
+        )
+    for key, want in expected.items():
+        if found[key].shape != want.shape:
+            raise WeightsError(
+                f"{path} key {key!r} has shape {tuple(found[key].shape)}, {arch} expects "
+                f"{tuple(want.shape)}; {hint}"
+            )
