@@ -1,0 +1,230 @@
+"""read_frames(): any range decodes to exactly the frames of one sequential decode."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+
+import numpy as np
+import pytest
+from media import (
+    BFRAME_SPEC,
+    FFV1_10BIT_SPEC,
+    ClipSpec,
+    clip_luma,
+    decode_all_luma,
+    drop_leading_packets,
+    frame_ticks,
+    hide_leading_frames,
+    make_clip,
+    read_index,
+    video_pts,
+)
+
+import vidcolor.decode as decode
+from vidcolor.decode import read_frames, rgb_to_luma
+from vidcolor.errors import DecodeError
+from vidcolor.probe import probe
+
+
+@pytest.fixture(scope="module")
+def bframe_reference(bframe_clip):
+    """(info, luma of every frame, pts of every frame) of the B-frame clip."""
+    return probe(bframe_clip), decode_all_luma(bframe_clip), video_pts(bframe_clip)
+
+
+def _assert_range_matches(info, luma, pts, start, stop, **kwargs):
+    frames = list(read_frames(info, start, stop, **kwargs))
+    assert [f.index for f in frames] == list(range(start, stop))
+    for frame in frames:
+        assert frame.pts == pts[frame.index], f"pts of frame {frame.index}"
+        assert np.array_equal(frame.luma, luma[frame.index]), f"luma of frame {frame.index}"
+
+
+@pytest.mark.parametrize("size", [1, 7, 33, 100])
+def test_chunked_reads_equal_sequential_decode(bframe_reference, size):
+    info, luma, pts = bframe_reference
+    count = info.video.frame_count
+    assert count == BFRAME_SPEC.frames
+
+    for start in range(0, count, size):
+        _assert_range_matches(info, luma, pts, start, min(start + size, count))
+
+
+def test_frames_carry_their_own_index_code(bframe_reference):
+    info, _, _ = bframe_reference
+
+    frames = list(read_frames(info, 55, 65))  # across the keyframe at 60
+
+    assert [read_index(f.luma) for f in frames] == list(range(55, 65))
+    assert frames[0].luma.dtype == np.uint8
+    assert frames[0].luma.shape == (96, 160)
+
+
+def test_single_thread_decoder_gives_the_same_frames(bframe_reference):
+    info, luma, pts = bframe_reference
+
+    _assert_range_matches(info, luma, pts, 40, 70, threads=1)
+
+
+def test_overshooting_seek_is_retried_earlier(bframe_reference, monkeypatch):
+    info, luma, pts = bframe_reference
+    seeks = []
+    real = decode._decoded_after_seek
+
+    def overshoot_first_seek(container, stream, seek_pts, target):
+        # Pretend the demuxer landed on the keyframe at 60, after every target below.
+        seeks.append(seek_pts)
+        landed = info.video.pts[70] if len(seeks) == 1 else seek_pts
+        return real(container, stream, landed, target)
+
+    monkeypatch.setattr(decode, "_decoded_after_seek", overshoot_first_seek)
+
+    _assert_range_matches(info, luma, pts, 45, 50)
+    assert seeks == [pts[45], pts[13]]  # then 32 frames earlier
+
+
+def test_pts_disagreeing_with_the_probe_raises_naming_the_frame(bframe_reference):
+    info, _, _ = bframe_reference
+    shifted = list(info.video.pts)
+    shifted[12] += 1
+    broken = dataclasses.replace(info, video=dataclasses.replace(info.video, pts=tuple(shifted)))
+
+    with pytest.raises(DecodeError, match="frame 12") as caught:
+        list(read_frames(broken, 10, 20))
+
+    assert caught.value.frame == 12
+
+
+@pytest.mark.parametrize(("start", "stop"), [(-1, 3), (5, 4), (0, 101)])
+def test_bad_ranges_are_refused_at_once(bframe_reference, start, stop):
+    info, _, _ = bframe_reference
+    with pytest.raises(ValueError, match="outside"):
+        read_frames(info, start, stop)
+
+
+def test_empty_range_and_unknown_backend(bframe_reference):
+    info, _, _ = bframe_reference
+    assert list(read_frames(info, 7, 7)) == []
+    with pytest.raises(ValueError, match="backend"):
+        read_frames(info, 0, 1, backend="opencv")
+
+
+def test_10bit_ffv1_gives_exact_uint16(ffv1_10bit_clip):
+    info = probe(ffv1_10bit_clip)
+    luma = decode_all_luma(ffv1_10bit_clip)
+
+    frames = list(read_frames(info, 5, 17))
+
+    for frame in frames:
+        assert frame.luma.dtype == np.uint16
+        assert np.array_equal(frame.luma, luma[frame.index])
+        # FFV1 is lossless: the decoded plane is the generated one, low bits included.
+        assert np.array_equal(frame.luma, clip_luma(FFV1_10BIT_SPEC, frame.index))
+
+
+def test_vfr_pts_are_preserved(vfr_clip):
+    info = probe(vfr_clip)
+    ticks = frame_ticks(48, vfr=True)
+    unit = info.video.time_base.denominator // 24  # time_base ticks per 1/24 s
+
+    frames = list(read_frames(info, 3, 30))
+
+    assert [f.pts for f in frames] == [t * unit for t in ticks[3:30]]
+    assert [read_index(f.luma) for f in frames] == list(range(3, 30))
+
+
+def test_range_across_a_hard_cut(cut_clip):
+    info = probe(cut_clip)
+
+    frames = list(read_frames(info, 26, 34))
+
+    assert [read_index(f.luma) for f in frames] == list(range(26, 34))
+    body = [f.luma[16:].astype(int) for f in frames]  # below the index code strip
+    jumps = [np.abs(b - a).mean() for a, b in itertools.pairwise(body)]
+    assert int(np.argmax(jumps)) == 3  # frame 29 -> 30, the cut
+    assert jumps[3] > 3 * max(jumps[:3] + jumps[4:])
+
+
+def test_rgb_source_luma_is_converted_to_gray(tmp_path):
+    clip = make_clip(tmp_path / "rgb.mkv", codec="ffv1", pix_fmt="bgr0", frames=6)
+    info = probe(clip)
+
+    frames = list(read_frames(info, 2, 6))
+
+    for frame in frames:
+        expected = clip_luma(ClipSpec(), frame.index).astype(int)
+        assert frame.luma.dtype == np.uint8
+        assert np.abs(frame.luma.astype(int) - expected).max() <= 1  # gray -> bgr0 -> gray
+
+
+def test_clip_starting_mid_gop_reads_exactly(tmp_path):
+    source = make_clip(tmp_path / "gop.mp4", frames=60, gop=20, bframes=0)
+    clip = drop_leading_packets(source, tmp_path / "mid_gop.mkv", count=5)
+    info = probe(clip)
+    luma, pts = decode_all_luma(clip), video_pts(clip)
+
+    for start in range(0, info.video.frame_count, 9):
+        _assert_range_matches(info, luma, pts, start, min(start + 9, info.video.frame_count))
+
+
+def test_clip_with_edit_list_reads_exactly(tmp_path):
+    source = make_clip(tmp_path / "src.mp4", frames=60, gop=30, bframes=3)
+    clip = hide_leading_frames(source, tmp_path / "edit.mp4", count=10)
+    info = probe(clip)
+    luma, pts = decode_all_luma(clip), video_pts(clip)
+
+    assert read_index(next(read_frames(info, 0, 1)).luma) == 10  # first shown frame
+    for start in range(0, info.video.frame_count, 7):
+        _assert_range_matches(info, luma, pts, start, min(start + 7, info.video.frame_count))
+
+
+# ---------------------------------------------------------------- decord
+
+
+def test_decord_picks_the_same_frames_as_pyav(bframe_reference):
+    info, luma, pts = bframe_reference
+    reference = np.stack(luma).astype(np.float32)
+
+    frames = list(read_frames(info, 0, info.video.frame_count, backend="decord"))
+
+    assert [f.index for f in frames] == list(range(info.video.frame_count))
+    assert [f.pts for f in frames] == pts
+    for frame in frames:
+        mse = ((reference - frame.luma.astype(np.float32)) ** 2).mean(axis=(1, 2))
+        assert int(mse.argmin()) == frame.index
+        # Close but not exact: decord's RGB24 round trip rounds and clips (see docstring).
+        assert np.abs(frame.luma.astype(int) - luma[frame.index]).mean() < 1.0
+
+
+def test_auto_backend_is_pyav(bframe_reference):
+    info, luma, pts = bframe_reference
+    _assert_range_matches(info, luma, pts, 20, 30, backend="auto")
+
+
+def test_rgb_to_luma_maps_gray_to_the_source_range():
+    gray = np.array([[[0, 0, 0], [128, 128, 128], [255, 255, 255]]], np.uint8)
+
+    assert rgb_to_luma(gray, 8, full_range=True).tolist() == [[0, 128, 255]]
+    assert rgb_to_luma(gray, 8, full_range=False).tolist() == [[16, 126, 235]]
+    ten = rgb_to_luma(gray, 10, full_range=False)
+    assert ten.dtype == np.uint16 and ten.tolist() == [[64, 504, 940]]
+
+
+# ---------------------------------------------------------------- real clips
+
+
+@pytest.mark.shared
+def test_chaplin_random_ranges_equal_sequential_decode(shared_media):
+    clip = shared_media / "chaplin.mp4"
+    info = probe(clip)
+    luma, pts = decode_all_luma(clip), video_pts(clip)
+    count = info.video.frame_count
+    rng = random.Random(1913)
+
+    for _ in range(6):
+        start = rng.randrange(count)
+        stop = min(count, start + rng.randint(1, 40))
+        _assert_range_matches(info, luma, pts, start, stop)
+    _assert_range_matches(info, luma, pts, count - 3, count)

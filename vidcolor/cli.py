@@ -1,0 +1,128 @@
+"""Command line: parse -> config -> one library call -> exit code. No logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from vidcolor import __version__
+from vidcolor.errors import VidcolorError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vidcolor", description="Colorize black-and-white video; keep everything else."
+    )
+    parser.add_argument("--version", action="version", version=f"vidcolor {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="colorize a video")
+    run.add_argument("input", type=Path)
+    run.add_argument("-o", "--output", type=Path, help="output file (default: IN.color.EXT)")
+    run.add_argument("--config", type=Path, help="YAML file with config overrides")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override one config key, e.g. --set smooth.radius=5")
+    run.add_argument("--workers", type=int, help="number of Ray workers (default: fill machine)")
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    run.add_argument("--render-factor", type=int, help="network input long side / 16")
+    run.add_argument("--codec", choices=["h264", "ffv1", "prores"])
+    run.add_argument("--weights", help="weights file (.safetensors)")
+    run.add_argument("--address", help="existing Ray cluster: auto, HOST:PORT or ray://HOST:10001")
+    run.add_argument("--stream", type=int, help="index of the video stream to colorize")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    probe = sub.add_parser("probe", help="show what vidcolor sees in a file")
+    probe.add_argument("input", type=Path)
+    probe.add_argument("--stream", type=int, help="index of the video stream to describe")
+    probe.add_argument("--json", action="store_true", help="machine-readable output")
+    sample = sub.add_parser("sample", help="write a generated gray sample film to try vidcolor on")
+    sample.add_argument("output", type=Path)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    flags = {
+        "workers": "run.workers",
+        "device": "model.device",
+        "render_factor": "model.render_factor",
+        "codec": "encode.codec",
+        "weights": "model.weights",
+        "address": "run.address",
+    }
+    out = list(args.set)
+    for attr, key in flags.items():
+        value = getattr(args, attr)
+        if value is not None:
+            out.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
+    return out
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from vidcolor.config import load_config
+    from vidcolor.pipeline import run
+    from vidcolor.progress import ProgressBar
+
+    config = load_config(args.config, _overrides(args))
+    bar = None if args.quiet else ProgressBar(sys.stderr)
+    summary = run(
+        args.input,
+        args.output,
+        config,
+        overwrite=args.overwrite,
+        stream=args.stream,
+        on_progress=bar.update if bar else None,
+        on_note=lambda note: print(f"vidcolor: note: {note}", file=sys.stderr),
+    )
+    if bar:
+        bar.close()
+    print(
+        f"{summary.output}  {summary.frames} frames in {summary.seconds:.1f} s "
+        f"({summary.fps:.2f} fps, {summary.workers} worker(s), {summary.chunks} chunk(s); "
+        f"model: {summary.model})"
+    )
+    return 0
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from vidcolor.probe import format_info, probe, to_dict
+
+    info = probe(args.input, stream=args.stream)
+    print(json.dumps(to_dict(info), indent=2) if args.json else format_info(info))
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from vidcolor.sample import write_sample
+
+    print(write_sample(args.output))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vidcolor`` command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="vidcolor: %(levelname)s: %(message)s")
+    commands = {"run": _cmd_run, "probe": _cmd_probe, "sample": _cmd_sample}
+    started = time.monotonic()
+    try:
+        return commands[args.command](args)
+    except VidcolorError as exc:
+        if os.environ.get("VIDCOLOR_DEBUG"):
+            traceback.print_exc()
+        print(f"vidcolor: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"vidcolor: interrupted after {time.monotonic() - started:.0f} s", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

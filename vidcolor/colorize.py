@@ -1,0 +1,92 @@
+"""The Colorizer: owns the network and its device, turns batches of lightness into ab."""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidcolor.config import ModelConfig
+from vidcolor.errors import ConfigError
+from vidcolor.models import create_model, load_weights
+
+log = logging.getLogger(__name__)
+
+_MULTIPLE = 32  # the U-Net halves the size five times
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda was asked for, but torch sees no CUDA GPU; use --device cpu")
+    return torch.device(name)
+
+
+def render_size(width: int, height: int, sar: Fraction, render_factor: int) -> tuple[int, int]:
+    """The (width, height) frames are colorized at.
+
+    The long side is ``render_factor * 16`` as in DeOldify, the short side follows the display
+    aspect ratio (stored size times sample aspect ratio), both rounded to multiples of 32.
+    """
+    display_w = width * float(sar or 1)
+    long_side = render_factor * 16
+    scale = long_side / max(display_w, height)
+
+    def snap(v: float) -> int:
+        return max(_MULTIPLE, round(v / _MULTIPLE) * _MULTIPLE)
+
+    return snap(display_w * scale), snap(height * scale)
+
+
+class Colorizer:
+    """Predicts Lab ab for batches of frames.
+
+    Inference always runs on full batches of ``batch_size`` (the last one padded): a frame's
+    result then never depends on how many frames happened to share its batch, which keeps the
+    output identical for any chunking.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        self.device = resolve_device(cfg.device)
+        self.batch_size = cfg.batch_size
+        if cfg.weights:
+            model, info = load_weights(Path(cfg.weights), device="cpu")
+            self.description = f"{info.arch} from {info.path} (sha256 {info.sha256[:12]})"
+            self.trained = True
+        else:
+            # A fixed seed gives every worker the same untrained network, so runs stay
+            # reproducible and chunk-invariant even before trained weights exist.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                model = create_model(cfg.arch)
+            self.description = f"{cfg.arch}, UNTRAINED (no weights configured)"
+            self.trained = False
+        self.model = model.to(self.device).eval()
+
+    @torch.inference_mode()
+    def predict(self, lightness: np.ndarray) -> np.ndarray:
+        """Predicts ab for frames given as lightness.
+
+        Args:
+            lightness: ``(N, H, W)`` float32 Lab L in [0, 100]; H and W multiples of 32.
+
+        Returns:
+            ``(N, 2, H, W)`` float32 ab in Lab units.
+        """
+        if lightness.ndim != 3:
+            raise ValueError(f"predict expects (N, H, W) lightness, got shape {lightness.shape}")
+        out = []
+        for lo in range(0, len(lightness), self.batch_size):
+            part = torch.from_numpy(np.ascontiguousarray(lightness[lo : lo + self.batch_size]))
+            n = len(part)
+            if n < self.batch_size:
+                pad = part.new_zeros((self.batch_size - n, *part.shape[1:]))
+                part = torch.cat([part, pad])
+            ab = self.model(part[:, None].to(self.device))
+            out.append(ab[:n].float().cpu().numpy())
+        return np.concatenate(out)

@@ -1,0 +1,209 @@
+"""Writes one colorized segment: the source's Y plane plus new chroma, with the source's timing.
+
+Every frame keeps its source pts in the source's time base, so segments join without re-timing
+and variable frame rates survive. Frame rate, sample aspect ratio and color tags are carried
+into the bitstream and the container. The file appears under its final name only when complete.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from vidcolor import colortags
+from vidcolor.config import EncodeConfig
+from vidcolor.errors import OutputError
+from vidcolor.probe import VideoStreamInfo
+
+# Containers each of our codecs can be stored in, best first.
+CODEC_CONTAINERS = {"h264": ("mp4", "mkv", "mov"), "ffv1": ("mkv",), "prores": ("mov", "mkv")}
+_ENCODERS = {"h264": "libx264", "ffv1": "ffv1", "prores": "prores_ks"}
+
+
+@dataclass(frozen=True)
+class EncodeSpec:
+    """Everything needed to encode segments of one film, identical for every chunk."""
+
+    codec: str
+    container: str
+    pix_fmt: str
+    bit_depth: int
+    source_bit_depth: int
+    full_range: bool
+    width: int
+    height: int
+    chroma_width: int
+    chroma_height: int
+    fps: Fraction
+    time_base: Fraction
+    sar: Fraction
+    color_range: str
+    color_space: str
+    color_primaries: str
+    color_trc: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def plan_encode(video: VideoStreamInfo, cfg: EncodeConfig, container: str) -> EncodeSpec:
+    """Chooses pixel format and encoder options for a source and a codec.
+
+    H.264 is 4:2:0 (what every player decodes), 10-bit when the source has more than 8 bits;
+    FFV1 keeps the source's bit depth exactly; ProRes 422 HQ is 10-bit 4:2:2 by definition, and an
+    8-bit source's luma is shifted up by two bits, which keeps it exact.
+
+    Raises:
+        OutputError: when the codec cannot go into the container, or H.264 4:2:0 meets odd sizes.
+    """
+    if container not in CODEC_CONTAINERS[cfg.codec]:
+        allowed = ", ".join(CODEC_CONTAINERS[cfg.codec])
+        raise OutputError(f"{cfg.codec} cannot be stored in .{container}; use one of: {allowed}")
+    depth = 8 if video.bit_depth <= 8 else (10 if cfg.codec != "ffv1" else min(video.bit_depth, 16))
+    sub_w, sub_h = {"h264": (2, 2), "ffv1": (2, 2), "prores": (2, 1)}[cfg.codec]
+    if cfg.codec == "prores":
+        depth = 10
+    if cfg.codec == "h264" and (video.width % 2 or video.height % 2):
+        raise OutputError(
+            f"H.264 4:2:0 needs even width and height, the source is {video.width}x{video.height}; "
+            "use --codec ffv1 or --codec prores, which keep odd sizes"
+        )
+    pix_fmt = f"yuv{'420' if sub_h == 2 else '422'}p" + ("" if depth == 8 else f"{depth}le")
+    return EncodeSpec(
+        codec=cfg.codec,
+        container=container,
+        pix_fmt=pix_fmt,
+        bit_depth=depth,
+        source_bit_depth=video.bit_depth,
+        full_range=video.color_range == "pc",
+        width=video.width,
+        height=video.height,
+        chroma_width=-(-video.width // sub_w),
+        chroma_height=-(-video.height // sub_h),
+        fps=video.fps,
+        time_base=video.time_base,
+        sar=video.sar,
+        color_range=video.color_range,
+        color_space=video.color_space,
+        color_primaries=video.color_primaries,
+        color_trc=video.color_trc,
+        options=_encoder_options(cfg),
+    )
+
+
+def _encoder_options(cfg: EncodeConfig) -> dict[str, str]:
+    if cfg.codec == "h264":
+        return {"crf": str(cfg.crf), "preset": cfg.preset}
+    if cfg.codec == "ffv1":
+        # Archival practice (FFV1 v3, per-slice CRCs, every frame intra): damage stays local.
+        return {"level": "3", "slicecrc": "1", "g": "1", "slices": "4"}
+    return {"profile": "3"}  # prores_ks profile 3 = 422 HQ
+
+
+def output_luma(luma: np.ndarray, spec: EncodeSpec) -> np.ndarray:
+    """The source's Y plane at the output's bit depth: unchanged, or shifted by whole bits."""
+    shift = spec.bit_depth - spec.source_bit_depth
+    dtype = np.uint8 if spec.bit_depth == 8 else np.uint16
+    if shift > 0:
+        return luma.astype(dtype) << shift
+    if shift < 0:
+        # Rounded, not truncated: a 10-bit source written as 8-bit H.264.
+        return ((luma.astype(np.uint32) + (1 << (-shift - 1))) >> -shift).astype(dtype)
+    return luma.astype(dtype, copy=False)
+
+
+class SegmentWriter:
+    """Encodes frames into one segment file; use as a context manager.
+
+    The file is written as ``<name>.partial<ext>`` and renamed to ``path`` on a clean exit; on an
+    exception the partial file is removed.
+    """
+
+    def __init__(self, path: Path, spec: EncodeSpec, threads: int = 0) -> None:
+        self.path = Path(path)
+        self.spec = spec
+        self.frames = 0
+        self._partial = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
+        self._container = av.open(
+            str(self._partial), "w", format={"mkv": "matroska"}.get(spec.container, spec.container)
+        )
+        self._stream = self._add_stream(threads)
+
+    def _add_stream(self, threads: int) -> av.VideoStream:
+        spec = self.spec
+        stream = self._container.add_stream(_ENCODERS[spec.codec], rate=spec.fps)
+        stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, spec.pix_fmt
+        stream.time_base = spec.time_base
+        cc = stream.codec_context
+        cc.time_base = spec.time_base
+        cc.sample_aspect_ratio = spec.sar
+        cc.color_range = colortags.code_of("range", spec.color_range)
+        cc.colorspace = colortags.code_of("space", spec.color_space)
+        cc.color_primaries = colortags.code_of("primaries", spec.color_primaries)
+        cc.color_trc = colortags.code_of("transfer", spec.color_trc)
+        options = dict(spec.options)
+        if threads:
+            options["threads"] = str(threads)
+        stream.options = options
+        return stream
+
+    def write(self, luma: np.ndarray, chroma: np.ndarray, pts: int) -> None:
+        """Encodes one frame.
+
+        Args:
+            luma: ``(H, W)`` the source's Y plane, native bit depth.
+            chroma: ``(2, chroma_height, chroma_width)`` Cb and Cr samples at the output depth.
+            pts: the frame's source pts, in the source's time base.
+        """
+        spec = self.spec
+        frame = av.VideoFrame(spec.width, spec.height, spec.pix_fmt)
+        for plane, data in zip(frame.planes, (output_luma(luma, spec), chroma[0], chroma[1])):
+            _fill_plane(plane, data)
+        frame.pts = pts
+        frame.time_base = spec.time_base
+        frame.color_range = colortags.code_of("range", spec.color_range)
+        frame.colorspace = colortags.code_of("space", spec.color_space)
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        """Flushes the encoder and moves the finished file to its name."""
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        os.replace(self._partial, self.path)
+
+    def abort(self) -> None:
+        """Closes and deletes the partial file."""
+        try:
+            self._container.close()
+        finally:
+            self._partial.unlink(missing_ok=True)
+
+    def __enter__(self) -> SegmentWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _fill_plane(plane: av.video.plane.VideoPlane, data: np.ndarray) -> None:
+    """Copies a 2-D array into a frame plane, respecting the plane's line padding."""
+    itemsize = data.dtype.itemsize
+    view = np.frombuffer(plane, dtype=data.dtype).reshape(-1, plane.line_size // itemsize)
+    if data.shape != (plane.height, plane.width):
+        raise ValueError(f"plane of {plane.width}x{plane.height} got data of shape {data.shape}")
+    view[: plane.height, : plane.width] = data
