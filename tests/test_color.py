@@ -45,7 +45,8 @@ def test_neutral_colors_have_zero_chroma():
 
 
 def test_chroma_matches_opencv_ycrcb():
-    # OpenCV's RGB2YCrCb uses BT.601 full range: Cr = (R - Y) * 0.713 + 128, Cb = (B - Y) * 0.564 + 128
+    # OpenCV's RGB2YCrCb is BT.601, full range:
+    #   Cr = (R - Y) * 0.713 + 0.5, Cb = (B - Y) * 0.564 + 0.5 for float input
     rgb = np.float32([[0.9, 0.2, 0.1], [0.1, 0.3, 0.8], [0.5, 0.5, 0.5]])
     ycrcb = cv2.cvtColor(rgb[None], cv2.COLOR_RGB2YCrCb)[0]
     ours = color.rgb_to_chroma(_as_image(rgb), "bt601")[:, :, 0].T.numpy()
@@ -55,7 +56,11 @@ def test_chroma_matches_opencv_ycrcb():
 
 def test_luma_to_unit_ranges():
     assert color.luma_to_unit(np.array([16, 235, 0, 255], np.uint8), 8, False).tolist() == [
-        0.0, 1.0, 0.0, 1.0]
+        0.0,
+        1.0,
+        0.0,
+        1.0,
+    ]
     assert color.luma_to_unit(np.array([64, 940], np.uint16), 10, False).tolist() == [0.0, 1.0]
     assert color.luma_to_unit(np.array([0, 255], np.uint8), 8, True).tolist() == [0.0, 1.0]
 

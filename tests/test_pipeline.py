@@ -40,8 +40,10 @@ def times(path: Path) -> list[Fraction]:
 
 def decode_planes(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
-        return [np.concatenate([np.frombuffer(bytes(p), np.uint8) for p in f.planes])
-                for f in container.decode(video=0)]
+        return [
+            np.concatenate([np.frombuffer(bytes(p), np.uint8) for p in f.planes])
+            for f in container.decode(video=0)
+        ]
 
 
 def luma_psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
@@ -100,16 +102,20 @@ def test_h264_luma_within_half_db_of_plain_reencode(tmp_path):
             out.mux(stream.encode(frame.reformat(format="yuv420p")))
         out.mux(stream.encode(None))
     reference = decode_all_luma(source)
-    ours_db, plain_db = luma_psnr(decode_all_luma(ours), reference), luma_psnr(
-        decode_all_luma(plain), reference)
+    ours_db, plain_db = (
+        luma_psnr(decode_all_luma(ours), reference),
+        luma_psnr(decode_all_luma(plain), reference),
+    )
     assert ours_db >= plain_db - 0.5, (ours_db, plain_db)
 
 
 def test_identical_for_workers_and_chunk_sizes(tmp_path, bframe_clip):
-    one = colorize(bframe_clip, tmp_path / "one.mkv", "encode.codec=ffv1", "run.workers=1",
-                   "chunks.size=1000")
-    two = colorize(bframe_clip, tmp_path / "two.mkv", "encode.codec=ffv1", "run.workers=2",
-                   "chunks.size=7")
+    one = colorize(
+        bframe_clip, tmp_path / "one.mkv", "encode.codec=ffv1", "run.workers=1", "chunks.size=1000"
+    )
+    two = colorize(
+        bframe_clip, tmp_path / "two.mkv", "encode.codec=ffv1", "run.workers=2", "chunks.size=7"
+    )
     a, b = decode_planes(one), decode_planes(two)
     assert len(a) == len(b) == 100
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
@@ -131,12 +137,16 @@ def test_18_fps_film_stays_18_fps_in_mkv(tmp_path):
 
 @pytest.mark.shared
 @pytest.mark.parametrize(
-    "name", ["chaplin.mp4", "a-bomb_blast_effects_part.mp4", "nasa_13013.mp4",
-             "big_buck_bunny_0_30.webm"])
+    "name",
+    ["chaplin.mp4", "a-bomb_blast_effects_part.mp4", "nasa_13013.mp4", "big_buck_bunny_0_30.webm"],
+)
 def test_real_clips_keep_every_stream(tmp_path, shared_media, name):
     source = shared_media / name
-    summary = run(source, None if False else tmp_path / f"out{Path(name).suffix}".replace(
-        ".webm", ".mkv"), load_config(None, [*FAST, "chunks.size=120"]))
+    summary = run(
+        source,
+        None if False else tmp_path / f"out{Path(name).suffix}".replace(".webm", ".mkv"),
+        load_config(None, [*FAST, "chunks.size=120"]),
+    )
     src, dst = probe(source), probe(summary.output)
     kinds = [(s.kind, s.codec if s.kind != "video" else None) for s in src.streams]
     assert [(s.kind, s.codec if s.kind != "video" else None) for s in dst.streams] == kinds

@@ -7,7 +7,7 @@ from vidcolor.smooth import WindowSmoother, cut_score, smooth_window, thumbnail
 def _stream(ab, cuts, radius):
     smoother = WindowSmoother(radius)
     out = {}
-    for t, (frame, cut) in enumerate(zip(ab, cuts)):
+    for t, (frame, cut) in enumerate(zip(ab, cuts, strict=True)):
         out.update(smoother.push(t, frame, cut))
     out.update(smoother.finish())
     return np.stack([out[t] for t in range(len(ab))])
@@ -30,7 +30,8 @@ def test_window_reduces_flicker_within_a_shot():
 
 def test_never_mixes_across_a_cut():
     ab = np.concatenate([np.full((5, 2, 2, 2), -20.0), np.full((5, 2, 2, 2), 30.0)]).astype(
-        np.float32)
+        np.float32
+    )
     cuts = [t in (0, 5) for t in range(10)]
     out = smooth_window(ab, cuts, radius=4)
     np.testing.assert_array_equal(out[:5], ab[:5])

@@ -10,6 +10,7 @@ only when ffmpeg has finished, so a failed run never leaves a half-written file 
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -37,7 +38,22 @@ _COPYABLE: dict[str, dict[str, frozenset[str] | None]] = {
         "audio": frozenset({"aac", "mp3", "ac3", "eac3", "alac", "mp2"}),
         "subtitle": frozenset({"mov_text"}),
     },
-    "mkv": {"video": None, "audio": None, "subtitle": None},
+    "mkv": {
+        "video": None,
+        "audio": None,
+        "subtitle": frozenset(
+            {
+                "subrip",
+                "ass",
+                "ssa",
+                "webvtt",
+                "text",
+                "dvd_subtitle",
+                "hdmv_pgs_subtitle",
+                "dvb_subtitle",
+            }
+        ),
+    },
 }
 
 
@@ -86,16 +102,20 @@ def plan_output(info: VideoInfo, container: str, path: Path) -> OutputPlan:
         plan = _plan_stream(stream, container)
         if plan is None:
             if stream.kind in ("data", "attachment"):
-                notes.append(f"stream {stream.index} ({stream.kind}, {stream.codec}) is dropped: "
-                             f".{container} cannot hold it; use an .mkv output to keep it")
+                notes.append(
+                    f"stream {stream.index} ({stream.kind}, {stream.codec}) is dropped: "
+                    f".{container} cannot hold it; use an .mkv output to keep it"
+                )
                 continue
             raise OutputError(
                 f"stream {stream.index} ({stream.kind}, {stream.codec}) cannot go into "
                 f".{container}; choose an .mkv output with -o"
             )
         if plan.action == "convert":
-            notes.append(f"stream {stream.index} ({stream.kind}, {stream.codec}) is converted to "
-                         f"{plan.codec}: .{container} cannot hold {stream.codec}")
+            notes.append(
+                f"stream {stream.index} ({stream.kind}, {stream.codec}) is converted to "
+                f"{plan.codec}: .{container} cannot hold {stream.codec}"
+            )
         plans.append(plan)
     return OutputPlan(path=path, container=container, streams=tuple(plans), notes=tuple(notes))
 
@@ -119,8 +139,9 @@ def _conversion(stream: StreamInfo, container: str) -> str | None:
     return None
 
 
-def segment_durations(pts: Sequence[int], starts: Sequence[int], time_base: Fraction,
-                      fps: Fraction) -> list[int]:
+def segment_durations(
+    pts: Sequence[int], starts: Sequence[int], time_base: Fraction, fps: Fraction
+) -> list[int]:
     """Each segment's duration in whole microseconds, for the concat list.
 
     The concat demuxer places segment k at the sum of the durations before it, in microseconds.
@@ -131,7 +152,7 @@ def segment_durations(pts: Sequence[int], starts: Sequence[int], time_base: Frac
     end = (pts[-1] - pts[0]) * time_base + 1 / fps
     bounds = [(pts[s] - pts[0]) * time_base for s in starts] + [end]
     micros = [round(b * 1_000_000) for b in bounds]
-    return [b - a for a, b in zip(micros, micros[1:])]
+    return [b - a for a, b in itertools.pairwise(micros)]
 
 
 def write_concat_list(path: Path, segments: Sequence[Path], durations: Sequence[int]) -> None:
@@ -187,8 +208,19 @@ def _command(info: VideoInfo, plan: OutputPlan, concat_list: Path, out: Path) ->
         joined += ["-itsoffset", f"{float(start):.6f}"]
     if info.video.rotation:
         joined += ["-display_rotation:v:0", str(info.video.rotation)]
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-           *joined, "-i", str(concat_list.resolve()), "-i", str(info.path.resolve())]
+    cmd = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        *joined,
+        "-i",
+        str(concat_list.resolve()),
+        "-i",
+        str(info.path.resolve()),
+    ]
     for stream in plan.streams:
         cmd += ["-map", "0:v:0" if stream.action == "colorized" else f"1:{stream.source_index}"]
     cmd += ["-c", "copy"]
@@ -199,8 +231,15 @@ def _command(info: VideoInfo, plan: OutputPlan, concat_list: Path, out: Path) ->
             cmd += [f"-c:{out_index}", stream.codec]
             if stream.codec == "aac":
                 cmd += [f"-b:{out_index}", "256k"]
-    cmd += ["-map_metadata", "1", "-map_chapters", "1", "-f", _MUXERS[plan.container],
-            str(out.resolve())]
+    cmd += [
+        "-map_metadata",
+        "1",
+        "-map_chapters",
+        "1",
+        "-f",
+        _MUXERS[plan.container],
+        str(out.resolve()),
+    ]
     return cmd
 
 

@@ -27,8 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("input", type=Path)
     run.add_argument("-o", "--output", type=Path, help="output file (default: IN.color.EXT)")
     run.add_argument("--config", type=Path, help="YAML file with config overrides")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override one config key, e.g. --set smooth.radius=5")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key, e.g. --set smooth.radius=5",
+    )
     run.add_argument("--workers", type=int, help="number of Ray workers (default: fill machine)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"])
     run.add_argument("--render-factor", type=int, help="network input long side / 16")

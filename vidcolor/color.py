@@ -141,7 +141,7 @@ def rgb_to_chroma(rgb: torch.Tensor, matrix: str) -> torch.Tensor:
 
 
 def lab_to_chroma(lightness: torch.Tensor, ab: torch.Tensor, matrix: str) -> torch.Tensor:
-    """The chroma of the colors (L, a, b): ``(*, 1, H, W)`` and ``(*, 2, H, W)`` -> ``(*, 2, H, W)``.
+    """Chroma of the colors (L, a, b): ``(*, 1, H, W)`` and ``(*, 2, H, W)`` -> ``(*, 2, H, W)``.
 
     Colors outside the sRGB gamut are clipped in RGB before their chroma is taken.
     """
@@ -161,6 +161,5 @@ def quantize_chroma(chroma: torch.Tensor, bit_depth: int, full_range: bool) -> n
     """
     scale = float(1 << (bit_depth - 8))
     span = ((1 << bit_depth) - 1) if full_range else 224.0 * scale
-    q = torch.round(chroma.double() * span + 128.0 * scale)
-    q = q.clamp(0, (1 << bit_depth) - 1).numpy()
-    return q.astype(np.uint8 if bit_depth == 8 else np.uint16)
+    q = torch.round(chroma.double() * span + 128.0 * scale).clamp(0, (1 << bit_depth) - 1)
+    return q.numpy().astype(np.uint8 if bit_depth == 8 else np.uint16)

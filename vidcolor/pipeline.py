@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ray
 
@@ -76,8 +77,9 @@ def run(
         (on_note or log.warning)(note)
     halo = config.smooth.radius if config.smooth.mode != "off" else 0
     chunks = plan_chunks(info.video.frame_count, config.chunks.size, halo)
-    render = render_size(info.video.width, info.video.height, info.video.sar,
-                         config.model.render_factor)
+    render = render_size(
+        info.video.width, info.video.height, info.video.sar, config.model.render_factor
+    )
     work_dir = Path(tempfile.mkdtemp(prefix=".vidcolor-work-", dir=plan.path.parent))
     try:
         job = Job(info=info, spec=spec, render=render, work_dir=str(work_dir))
@@ -87,8 +89,15 @@ def run(
         _join(info, plan, results, chunks, work_dir, overwrite)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    return RunSummary(plan.path, info.video.frame_count, time.monotonic() - began, workers,
-                      len(chunks), model, plan.notes)
+    return RunSummary(
+        plan.path,
+        info.video.frame_count,
+        time.monotonic() - began,
+        workers,
+        len(chunks),
+        model,
+        plan.notes,
+    )
 
 
 def _plan_output(
@@ -188,10 +197,10 @@ def _colorize(
     on_progress: ProgressFn | None,
 ) -> tuple[str, list[SegmentResult]]:
     """Runs every chunk on ``workers`` actors, at most one in flight each; results in order."""
-    actor_cls = ray.remote(ChunkWorker).options(num_cpus=threads, max_restarts=2,
-                                                 max_task_retries=2)
-    actors = [actor_cls.remote(config, threads) for _ in range(workers)]
-    counter = _FrameCounter.remote()
+    actor_cls: Any = ray.remote(ChunkWorker)
+    actor_cls = actor_cls.options(num_cpus=threads, max_restarts=2, max_task_retries=2)
+    actors: list[Any] = [actor_cls.remote(config, threads) for _ in range(workers)]
+    counter: Any = _FrameCounter.remote()  # type: ignore[attr-defined]
     job_ref = ray.put(job)
     total = job.info.video.frame_count
 
@@ -199,9 +208,9 @@ def _colorize(
         counter.add.remote(frames)
 
     try:
-        model = ray.get(actors[0].describe.remote())
+        model: str = ray.get(actors[0].describe.remote())
         pending = list(chunks)
-        running: dict[ray.ObjectRef, ray.actor.ActorHandle] = {}
+        running: dict[ray.ObjectRef, Any] = {}
         results: dict[int, SegmentResult] = {}
         idle = list(actors)
         while pending or running:
@@ -240,8 +249,10 @@ def _join(
     overwrite: bool,
 ) -> None:
     video = info.video
-    durations = asm.segment_durations(video.pts, [c.start for c in chunks], video.time_base,
-                                      video.fps)
+    durations = asm.segment_durations(
+        video.pts, [c.start for c in chunks], video.time_base, video.fps
+    )
     concat = work_dir / "segments.ffconcat"
-    asm.write_concat_list(concat, [Path(r.path).name for r in results], durations)
+    # Names relative to the list's folder: the concat demuxer resolves them there.
+    asm.write_concat_list(concat, [Path(Path(r.path).name) for r in results], durations)
     asm.assemble(info, plan, concat, overwrite=overwrite)

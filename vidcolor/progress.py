@@ -7,8 +7,7 @@ from typing import TextIO
 
 
 def format_eta(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
+    hours, rest = divmod(round(seconds), 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
@@ -35,8 +34,10 @@ class ProgressBar:
         eta = format_eta((total - done) / fps) if fps > 0 else "?"
         width = 30
         filled = width * done // max(total, 1)
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} frames "
-                f"{fps:.2f} fps ETA {eta}")
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} frames "
+            f"{fps:.2f} fps ETA {eta}"
+        )
         self.stream.write(f"\r{line}" if self.tty else f"{line}\n")
         self.stream.flush()
 

@@ -22,8 +22,9 @@ def _frame(t: int, width: int, height: int, cut: int) -> np.ndarray:
     if t >= cut:  # second shot: a dark interior with a lit window sliding past
         img = 40 + 30 * (x / width)
         wx = width * (0.7 - 0.01 * (t - cut))
-        img = np.where((abs(x - wx) < width * 0.12) & (abs(y - height * 0.4) < height * 0.2),
-                       210, img)
+        img = np.where(
+            (abs(x - wx) < width * 0.12) & (abs(y - height * 0.4) < height * 0.2), 210, img
+        )
         return np.clip(img, 16, 235).astype(np.uint8)
     img = 200 - 80 * y / height  # sky, brighter at the top
     hill = y > height * (0.65 + 0.08 * np.sin(x / width * 2 * math.pi + t * 0.05))
@@ -34,8 +35,9 @@ def _frame(t: int, width: int, height: int, cut: int) -> np.ndarray:
     return np.clip(img, 16, 235).astype(np.uint8)
 
 
-def write_sample(path: Path, seconds: float = 4.0, fps: int = 18, size: tuple[int, int] = (320, 240)
-                 ) -> Path:
+def write_sample(
+    path: Path, seconds: float = 4.0, fps: int = 18, size: tuple[int, int] = (320, 240)
+) -> Path:
     """Writes an H.264 + AAC sample at an archival frame rate (18 fps). Returns ``path``."""
     width, height = size
     frames = round(seconds * fps)
@@ -58,8 +60,9 @@ def write_sample(path: Path, seconds: float = 4.0, fps: int = 18, size: tuple[in
     return path
 
 
-def _write_tone(container: av.container.OutputContainer, audio: av.AudioStream,
-                seconds: float) -> None:
+def _write_tone(
+    container: av.container.OutputContainer, audio: av.AudioStream, seconds: float
+) -> None:
     n = 1024
     for start in range(0, int(seconds * _RATE), n):
         t = (np.arange(start, start + n) / _RATE).astype(np.float32)

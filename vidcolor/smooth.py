@@ -94,7 +94,9 @@ class WindowSmoother:
     def push(self, index: int, ab: np.ndarray, cut: bool) -> Iterator[tuple[int, np.ndarray]]:
         """Adds frame ``index`` (which must follow the previous one) and yields ready frames."""
         if self._frames and index != self._frames[-1][0] + 1:
-            raise ValueError(f"frames must be pushed in order: got {index} after {self._frames[-1][0]}")
+            raise ValueError(
+                f"frames must be pushed in order: got {index} after {self._frames[-1][0]}"
+            )
         if self._next_out is None:
             self._next_out = index
         if cut:

@@ -96,7 +96,9 @@ class ChunkWorker:
             if on_frames and done:
                 on_frames(done)
         if writer.frames != chunk.frames:
-            raise RuntimeError(f"chunk {chunk.index} wrote {writer.frames} of {chunk.frames} frames")
+            raise RuntimeError(
+                f"chunk {chunk.index} wrote {writer.frames} of {chunk.frames} frames"
+            )
         return SegmentResult(chunk.index, str(path), writer.frames, time.monotonic() - began)
 
 

@@ -1,0 +1,97 @@
+"""The vidcolor command as a user runs it: a subprocess, real files, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from media import ClipSpec, make_clip
+
+FAST = ["--render-factor", "4", "--set", "encode.preset=ultrafast"]
+
+
+def vidcolor(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vidcolor.cli", *map(str, args)],
+        capture_output=True, text=True, timeout=300, cwd=cwd, check=False,
+    )  # fmt: skip
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("cli")
+    return make_clip(folder / "film clip 'quoted' é.mp4", ClipSpec(frames=12, audio=True))
+
+
+def test_run_embedded_ray_end_to_end(tmp_path, clip):
+    before = digest(clip)
+    out = tmp_path / "-leading dash.mp4"
+    result = vidcolor("run", clip, "-o", out, *FAST)
+    assert result.returncode == 0, result.stderr
+    assert out.exists()
+    assert "12 frames" in result.stdout
+    assert digest(clip) == before  # the input is never touched
+    assert not list(tmp_path.glob(".*"))  # no work folder or partial file left behind
+
+
+def test_default_output_name_and_refusal_to_overwrite(tmp_path, clip):
+    source = tmp_path / "movie.mp4"
+    source.write_bytes(clip.read_bytes())
+    first = vidcolor("run", source, *FAST)
+    assert first.returncode == 0, first.stderr
+    made = tmp_path / "movie.color.mp4"
+    stamp = digest(made)
+    again = vidcolor("run", source, *FAST)
+    assert again.returncode != 0
+    assert again.stderr.strip().count("\n") == 0
+    assert "already exists" in again.stderr and "--overwrite" in again.stderr
+    assert digest(made) == stamp
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "words"),
+    [
+        (None, ["run", "{tmp}/missing.mp4"], ["missing.mp4"]),
+        ("text", ["run", "{tmp}/notes.mp4"], ["notes.mp4"]),
+        ("clip", ["run", "{clip}", "-o", "{clip}"], ["is the input"]),
+        ("clip", ["run", "{clip}", "-o", "{tmp}/nowhere/out.mp4"], ["does not exist"]),
+        ("clip", ["run", "{clip}", "-o", "{tmp}/out.avi"], [".mp4, .mov or .mkv"]),
+        ("clip", ["run", "{clip}", "--set", "smooth.radius=99"], ["smooth.radius", "0 and 32"]),
+        ("clip", ["run", "{clip}", "--codec", "ffv1", "-o", "{tmp}/o.mp4"], ["ffv1", "mkv"]),
+    ],
+)
+def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, clip, setup, args, words):
+    if setup == "text":
+        (tmp_path / "notes.mp4").write_text("just some text, not a video\n")
+    argv = [a.format(tmp=tmp_path, clip=clip) for a in args]
+    result = vidcolor(*argv)
+    assert result.returncode not in (0, 1), result.stderr  # a specific error code, not a crash
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vidcolor: error: "), result.stderr
+    for word in words:
+        assert word in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_probe_json(clip):
+    import json
+
+    result = vidcolor("probe", clip, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["video"]["frame_count"] == 12
+    assert [s["kind"] for s in data["streams"]] == ["video", "audio"]
+
+
+def test_sample_is_a_gray_film_with_sound(tmp_path):
+    result = vidcolor("sample", tmp_path / "s.mp4")
+    assert result.returncode == 0, result.stderr
+    probe = vidcolor("probe", tmp_path / "s.mp4", "--json")
+    assert '"kind": "audio"' in probe.stdout and '"frame_count": 72' in probe.stdout
