@@ -135,6 +135,18 @@ def test_18_fps_film_stays_18_fps_in_mkv(tmp_path):
     assert audio_packets(out) == audio_packets(source)
 
 
+@pytest.mark.parametrize(("suffix", "codec"), [(".mp4", "h264"), (".mkv", "ffv1")])
+def test_rotation_sar_and_color_tags_carried_over(tmp_path, suffix, codec):
+    spec = ClipSpec(frames=8, rotation=90, sar=Fraction(4, 3), color_tags="bt709",
+                    color_range="tv")  # fmt: skip
+    source = make_clip(tmp_path / f"src{suffix}", spec)
+    out = colorize(source, tmp_path / f"out{suffix}", f"encode.codec={codec}")
+    src, dst = probe(source).video, probe(out).video
+    assert (dst.rotation, dst.sar) == (src.rotation, src.sar) == (90, Fraction(4, 3))
+    for tag in ("color_range", "color_space", "color_primaries", "color_trc"):
+        assert getattr(dst, tag) == getattr(src, tag) != "unknown", tag
+
+
 @pytest.mark.shared
 @pytest.mark.parametrize(
     "name",

@@ -227,6 +227,11 @@ def _command(info: VideoInfo, plan: OutputPlan, concat_list: Path, out: Path) ->
     for out_index, stream in enumerate(plan.streams):
         if stream.action == "colorized":
             cmd += [f"-map_metadata:s:{out_index}", f"1:s:{stream.source_index}"]
+            if info.video.sar != 1:
+                # Matroska takes the aspect ratio from the container, which PyAV cannot set on
+                # the segments; with stream copy, -aspect sets exactly that.
+                dar = info.video.width * info.video.sar / info.video.height
+                cmd += [f"-aspect:{out_index}", f"{dar.numerator}:{dar.denominator}"]
         elif stream.action == "convert" and stream.codec:
             cmd += [f"-c:{out_index}", stream.codec]
             if stream.codec == "aac":
