@@ -118,15 +118,23 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3)
 
 
-def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    """Lab ``(*, 3, H, W)``, D65 -> sRGB ``(*, 3, H, W)`` clipped to [0, 1]."""
-    _check(lab, 3, "lab_to_rgb")
+def lab_to_linear_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """Lab ``(*, 3, H, W)``, D65 -> linear-light RGB ``(*, 3, H, W)``, not clipped.
+
+    Values outside [0, 1] mark colors outside the sRGB gamut.
+    """
+    _check(lab, 3, "lab_to_linear_rgb")
     lightness, a, b = lab.unbind(-3)
     fy = (lightness + 16) / 116
     f = torch.stack([fy + a / 500, fy, fy - b / 200], dim=-3)
     xyz = _f_inv(f) * _D65_WHITE.to(lab)[:, None, None]
-    lin = torch.einsum("ij,...jhw->...ihw", _XYZ_TO_RGB.to(lab), xyz)
-    return linear_to_srgb(lin).clamp(0.0, 1.0)
+    return torch.einsum("ij,...jhw->...ihw", _XYZ_TO_RGB.to(lab), xyz)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """Lab ``(*, 3, H, W)``, D65 -> sRGB ``(*, 3, H, W)`` clipped to [0, 1]."""
+    _check(lab, 3, "lab_to_rgb")
+    return linear_to_srgb(lab_to_linear_rgb(lab)).clamp(0.0, 1.0)
 
 
 def rgb_to_chroma(rgb: torch.Tensor, matrix: str) -> torch.Tensor:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from vidcolor.models import abbins
 from vidcolor.models.resnet import ResNet
 
 __all__ = ["PixelShuffleICNR", "ResBlock", "SelfAttention", "UNet", "UnetBlock", "icnr_"]
@@ -218,7 +219,10 @@ class UNet(nn.Module):
         self_attention: self-attention in the block whose output is at 1/8 scale, as DeOldify.
         blur: blur after every pixel shuffle.
         spectral: spectral norm on every decoder conv.
-        ab_max: output bound in Lab units. The ab gamut of sRGB (D65) spans about
+        head: "ab" regresses ab through tanh; "bins" predicts a distribution over quantized ab
+            (Zhang et al. 2016, see :mod:`vidcolor.models.abbins`), decoded by annealed mean.
+        temperature: annealed-mean temperature of the "bins" head.
+        ab_max: output bound in Lab units of the "ab" head. The ab gamut of sRGB (D65) spans about
             a in [-86, 98], b in [-108, 95], so 110 reaches every sRGB colour while
             ``tanh`` keeps predictions inside a plausible range.
 
@@ -227,6 +231,7 @@ class UNet(nn.Module):
     """
 
     size_multiple = 32
+    centres: Tensor  # (Q, 2) ab of the bins, a buffer
 
     def __init__(
         self,
@@ -238,6 +243,8 @@ class UNet(nn.Module):
         blur: bool = True,
         spectral: bool = False,
         ab_max: float = 110.0,
+        head: str = "ab",
+        temperature: float = abbins.TEMPERATURE,
     ) -> None:
         super().__init__()
         if encoder.in_chans != 1:
@@ -249,8 +256,12 @@ class UNet(nn.Module):
         widths = tuple(decoder_widths)
         if len(widths) != 4:
             raise ValueError(f"decoder_widths needs 4 entries (strides 16, 8, 4, 2), got {widths}")
+        if head not in ("ab", "bins"):
+            raise ValueError(f"head must be 'ab' or 'bins', got {head!r}")
         self.encoder = encoder
         self.ab_max = ab_max
+        self.head_kind = head
+        self.temperature = temperature
         self.middle = nn.Sequential(
             nn.BatchNorm2d(ch[4]),
             nn.ReLU(),
@@ -264,7 +275,10 @@ class UNet(nn.Module):
         self.up2 = UnetBlock(widths[2], ch[0], widths[3], **kw)
         self.up1 = PixelShuffleICNR(widths[3], widths[3], **kw)
         self.res = ResBlock(widths[3] + 1, spectral=spectral)
-        self.head = conv_layer(widths[3] + 1, 2, ks=1, act=False, bn=False, spectral=spectral)
+        outputs = 2 if head == "ab" else len(abbins.bin_centres())
+        self.head = conv_layer(widths[3] + 1, outputs, ks=1, act=False, bn=False, spectral=spectral)
+        centres = torch.from_numpy(abbins.bin_centres())
+        self.register_buffer("centres", centres, persistent=False)  # derived, not a weight
 
     def forward(self, lum: Tensor) -> Tensor:
         """Predict ab from L.
@@ -273,8 +287,17 @@ class UNet(nn.Module):
             lum: Lab lightness in [0, 100], shape ``(N, 1, H, W)`` with H, W multiples of 32.
 
         Returns:
-            ab in Lab units, shape ``(N, 2, H, W)``, each within ``(-ab_max, ab_max)``.
+            ab in Lab units, shape ``(N, 2, H, W)``: ``ab_max * tanh`` of the head for
+            ``head="ab"``, the annealed mean of the bin distribution for ``head="bins"``.
         """
+        raw = self.head_output(lum)
+        if self.head_kind == "bins":
+            return abbins.annealed_mean(raw, self.centres, self.temperature)
+        return self.ab_max * torch.tanh(raw)
+
+    def head_output(self, lum: Tensor) -> Tensor:
+        """The head before decoding: ``(N, 2, H, W)`` for ``head="ab"``, bin logits
+        ``(N, Q, H, W)`` for ``head="bins"`` (what the classification loss trains)."""
         _check_input(lum)
         x = lum / 50.0 - 1.0  # [0, 100] -> [-1, 1], the range the convs are initialised for
         stem, s4, s8, s16, s32 = self.encoder.forward_features(x)
@@ -285,7 +308,7 @@ class UNet(nn.Module):
         y = self.up2(y, stem)
         y = self.up1(y)
         y = self.res(torch.cat([y, x], dim=1))  # DeOldify's "last_cross": full-res input detail
-        return self.ab_max * torch.tanh(self.head(y))
+        return self.head(y)
 
 
 def _check_input(lum: Tensor) -> None:

@@ -1,0 +1,92 @@
+"""Quantized ab space for colorization as classification (Zhang, Isola, Efros 2016,
+"Colorful Image Colorization", sections 2.1-2.3).
+
+Regressing ab with L1 or L2 averages the plausible colors of an object (a shirt may be red or
+blue) into a desaturated brown: the "sepia" look of per-pixel regression. Predicting a
+distribution over quantized ab bins and decoding it with an annealed mean keeps colors vivid.
+
+- Bins: 10x10 cells of the ab plane that some in-gamut sRGB color falls into.
+- Soft targets: each pixel's true ab spreads over its 5 nearest bins with a Gaussian (sigma 5).
+- Rebalancing: rare (saturated) bins weigh more; weights ``1 / ((1 - lam) p~ + lam / Q)``,
+  normalized to an expected weight of 1 under ``p~``, the smoothed empirical bin distribution.
+- Decoding: softmax of ``logits / T`` with T = 0.38, then the mean of the bin centres.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vidcolor.color import lab_to_linear_rgb
+
+GRID = 10.0
+NEIGHBOURS = 5
+SIGMA = 5.0
+TEMPERATURE = 0.38
+
+
+@functools.cache
+def bin_centres() -> np.ndarray:
+    """``(Q, 2)`` float32 centres of the 10x10 ab cells that hold an in-gamut sRGB color at some
+    lightness, checked on a 5x5 sub-grid per cell and 50 lightness levels. Q = 255 here; Zhang
+    et al. report 313 with a gamut test they do not spell out."""
+    axis = np.arange(-110.0, 110.0 + GRID, GRID)
+    a, b = (v.ravel() for v in np.meshgrid(axis, axis, indexing="ij"))
+    sub = np.linspace(-0.45, 0.45, 5) * GRID
+    da, db = (v.ravel() for v in np.meshgrid(sub, sub, indexing="ij"))
+    lightness = np.linspace(1.0, 99.0, 50)
+    pa = (a[:, None] + da[None]).ravel()  # (cells * 25,)
+    pb = (b[:, None] + db[None]).ravel()
+    lab = np.stack(np.broadcast_arrays(lightness[:, None], pa[None], pb[None]))
+    rgb = lab_to_linear_rgb(torch.from_numpy(lab).double())  # (3, L, points)
+    reachable = ((rgb >= 0) & (rgb <= 1)).all(dim=0).any(dim=0).numpy()
+    in_gamut = reachable.reshape(len(a), -1).any(axis=1)
+    return np.stack([a[in_gamut], b[in_gamut]], axis=1).astype(np.float32)
+
+
+def soft_encode(ab: Tensor, centres: Tensor) -> Tensor:
+    """Soft targets: ab ``(N, 2, H, W)`` -> distribution over bins ``(N, Q, H, W)``."""
+    n, _, h, w = ab.shape
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    dist2 = torch.cdist(flat, centres).pow(2)
+    d2, idx = dist2.topk(NEIGHBOURS, dim=1, largest=False)
+    weights = torch.softmax(-d2 / (2 * SIGMA**2), dim=1)
+    target = torch.zeros(flat.shape[0], len(centres), dtype=ab.dtype, device=ab.device)
+    target.scatter_(1, idx, weights)
+    return target.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+def nearest_bin(ab: Tensor, centres: Tensor) -> Tensor:
+    """Index of the nearest bin per pixel: ab ``(N, 2, H, W)`` -> ``(N, H, W)`` int64."""
+    n, _, h, w = ab.shape
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    return torch.cdist(flat, centres).argmin(dim=1).reshape(n, h, w)
+
+
+def rebalance_weights(counts: np.ndarray, lam: float = 0.5, sigma_bins: float = 0.5) -> np.ndarray:
+    """Class weights from bin counts: smoothed, mixed with uniform, inverted, mean-normalized.
+
+    Args:
+        counts: ``(Q,)`` how often each bin is the nearest bin of a training pixel.
+        lam: weight of the uniform distribution (Zhang et al. use 0.5).
+        sigma_bins: Gaussian smoothing of the distribution over ab, in grid units
+            (Zhang's sigma = 5 ab units = half a bin).
+    """
+    centres = bin_centres()
+    p = counts / max(counts.sum(), 1)
+    d2 = ((centres[:, None] - centres[None]) ** 2).sum(-1) / GRID**2
+    kernel = np.exp(-d2 / (2 * sigma_bins**2))
+    smooth = kernel @ p / kernel.sum(1)
+    smooth /= smooth.sum()
+    w = 1.0 / ((1 - lam) * smooth + lam / len(centres))
+    w /= (smooth * w).sum()
+    return w.astype(np.float32)
+
+
+def annealed_mean(logits: Tensor, centres: Tensor, temperature: float = TEMPERATURE) -> Tensor:
+    """Decode logits ``(N, Q, H, W)`` to ab ``(N, 2, H, W)``: the mean under softmax(logits / T)."""
+    prob = torch.softmax(logits.float() / temperature, dim=1)
+    return torch.einsum("nqhw,qc->nchw", prob, centres.to(prob))
