@@ -48,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("input", type=Path)
     probe.add_argument("--stream", type=int, help="index of the video stream to describe")
     probe.add_argument("--json", action="store_true", help="machine-readable output")
+    train = sub.add_parser("train", help="train the native model on folders of color images")
+    train.add_argument("data", type=Path, nargs="+", help="folders of .jpg/.png color images")
+    train.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt")
+    train.add_argument("--export", type=Path, help="write the trained weights here at the end")
+    train.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    for name, kind in (("arch", str), ("loss", str), ("crop", int), ("batch-size", int),
+                       ("steps", int), ("lr", float), ("seed", int), ("render-factor", int),
+                       ("checkpoint-every", int), ("warmup", int)):  # fmt: skip
+        train.add_argument(f"--{name}", type=kind)
+
     sample = sub.add_parser("sample", help="write a generated gray sample film to try vidcolor on")
     sample.add_argument("output", type=Path)
     return parser
@@ -104,6 +114,23 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from vidcolor.train import TrainConfig, Trainer
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    chosen = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    trainer = Trainer(TrainConfig(**chosen), args.data, args.out, device=args.device)
+    if trainer.step:
+        print(f"resuming from {trainer.checkpoint_path} at step {trainer.step}", flush=True)
+    trainer.run(log=lambda line: print(line, flush=True))
+    if args.export:
+        trainer.export(args.export)
+        print(f"weights written to {args.export}")
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from vidcolor.sample import write_sample
 
@@ -115,7 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vidcolor`` command; returns the process exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="vidcolor: %(levelname)s: %(message)s")
-    commands = {"run": _cmd_run, "probe": _cmd_probe, "sample": _cmd_sample}
+    commands = {
+        "run": _cmd_run,
+        "probe": _cmd_probe,
+        "sample": _cmd_sample,
+        "train": _cmd_train,
+    }
     started = time.monotonic()
     try:
         return commands[args.command](args)
