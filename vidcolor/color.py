@@ -143,9 +143,17 @@ def rgb_to_chroma(rgb: torch.Tensor, matrix: str) -> torch.Tensor:
     if matrix not in MATRICES:
         raise ValueError(f"unknown matrix {matrix!r}; known: {', '.join(MATRICES)}")
     kr, kb = MATRICES[matrix]
-    r, g, b = rgb.unbind(-3)
-    y = kr * r + (1 - kr - kb) * g + kb * b
+    r, _, b = rgb.unbind(-3)
+    y = rgb_to_luma(rgb, matrix)
     return torch.stack([(b - y) / (2 * (1 - kb)), (r - y) / (2 * (1 - kr))], dim=-3)
+
+
+def rgb_to_luma(rgb: torch.Tensor, matrix: str) -> torch.Tensor:
+    """Y' of sRGB ``(*, 3, H, W)`` for a Y'CbCr matrix -> ``(*, H, W)`` in [0, 1]."""
+    _check(rgb, 3, "rgb_to_luma")
+    kr, kb = MATRICES[matrix]
+    r, g, b = rgb.unbind(-3)
+    return kr * r + (1 - kr - kb) * g + kb * b
 
 
 def lab_to_chroma(lightness: torch.Tensor, ab: torch.Tensor, matrix: str) -> torch.Tensor:

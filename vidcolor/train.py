@@ -90,13 +90,19 @@ def random_crop(image: np.ndarray, crop: int, rng: np.random.Generator) -> np.nd
 
 def batches(
     images: Sequence[np.ndarray], cfg: TrainConfig, rng: np.random.Generator
-) -> Iterator[torch.Tensor]:
-    """Endless batches of Lab crops, ``(B, 3, crop, crop)`` float32."""
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless (input lightness, target ab) batches, ``(B, 1, c, c)`` and ``(B, 2, c, c)``.
+
+    The input is what inference sees: the lightness of the crop's BT.601 luma taken as a gray
+    (a black-and-white film records one brightness per pixel, and the pipeline reads Y'), not
+    the crop's true Lab L, which differs on saturated colors.
+    """
     while True:
         picks = rng.integers(0, len(images), cfg.batch_size)
         rgb = np.stack([random_crop(images[i], cfg.crop, rng) for i in picks])
         rgb_t = torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 255.0
-        yield color.rgb_to_lab(rgb_t)
+        luma = (color.rgb_to_luma(rgb_t, "bt601"))[:, None]
+        yield color.gray_to_lightness(luma), color.rgb_to_lab(rgb_t)[:, 1:]
 
 
 def bin_counts(images: Sequence[np.ndarray], side: int = 64) -> np.ndarray:
@@ -190,9 +196,9 @@ class Trainer:
         torch.save(state, partial)
         os.replace(partial, self.checkpoint_path)
 
-    def train_step(self, lab: torch.Tensor) -> float:
-        lab = lab.to(self.device).contiguous(memory_format=torch.channels_last)
-        lightness, ab = lab[:, :1], lab[:, 1:]
+    def train_step(self, lightness: torch.Tensor, ab: torch.Tensor) -> float:
+        lightness = lightness.to(self.device).contiguous(memory_format=torch.channels_last)
+        ab = ab.to(self.device)
         for group in self.opt.param_groups:
             group["lr"] = learning_rate(self.step, self.cfg)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
@@ -214,7 +220,7 @@ class Trainer:
         began, losses = time.monotonic(), []
         start_step = self.step
         while self.step < self.cfg.steps:
-            losses.append(self.train_step(next(data)))
+            losses.append(self.train_step(*next(data)))
             if self.step % 20 == 0 or self.step == self.cfg.steps:
                 rate = (self.step - start_step) / (time.monotonic() - began)
                 eta = (self.cfg.steps - self.step) / rate if rate else 0
