@@ -84,8 +84,8 @@ def run(
     try:
         job = Job(info=info, spec=spec, render=render, work_dir=str(work_dir))
         with ray_session(config) as total_cpus:
-            workers, threads = _worker_shape(config, total_cpus, len(chunks))
-            model, results = _colorize(job, chunks, config, workers, threads, on_progress)
+            workers, share = _worker_shape(config, total_cpus, len(chunks))
+            model, results = _colorize(job, chunks, config, workers, share, on_progress)
         _join(info, plan, results, chunks, work_dir, overwrite)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -125,12 +125,19 @@ def _plan_output(
     return asm.plan_output(info, container, output)
 
 
-def _worker_shape(config: Config, total_cpus: int, chunks: int) -> tuple[int, int]:
-    """(workers, torch threads each): as asked, else as many as the CPUs fill, never more
-    workers than chunks."""
-    workers = config.run.workers or max(1, total_cpus // config.run.cpus_per_worker)
+def _worker_shape(config: Config, total_cpus: int, chunks: int) -> tuple[int, float]:
+    """(workers, CPUs reserved for each): as many workers as asked, else as many as fit at
+    ``cpus_per_worker`` each, never more than chunks.
+
+    Every worker runs ``cpus_per_worker`` torch threads whatever the count: oneDNN's results
+    differ in the last bits between thread counts (measured: 2 of 100 frames off by one chroma
+    level, 1 vs 2 threads), and the output must not depend on how many workers ran it. Asking
+    for more workers than fit shares the CPUs between them.
+    """
+    per = config.run.cpus_per_worker
+    workers = config.run.workers or max(1, total_cpus // per)
     workers = max(1, min(workers, chunks))
-    return workers, max(1, total_cpus // workers)
+    return workers, min(float(per), total_cpus / workers)
 
 
 @contextlib.contextmanager
@@ -193,12 +200,13 @@ def _colorize(
     chunks: Sequence[Chunk],
     config: Config,
     workers: int,
-    threads: int,
+    cpu_share: float,
     on_progress: ProgressFn | None,
 ) -> tuple[str, list[SegmentResult]]:
     """Runs every chunk on ``workers`` actors, at most one in flight each; results in order."""
     actor_cls: Any = ray.remote(ChunkWorker)
-    actor_cls = actor_cls.options(num_cpus=threads, max_restarts=2, max_task_retries=2)
+    actor_cls = actor_cls.options(num_cpus=cpu_share, max_restarts=2, max_task_retries=2)
+    threads = config.run.cpus_per_worker
     actors: list[Any] = [actor_cls.remote(config, threads) for _ in range(workers)]
     counter: Any = _FrameCounter.remote()  # type: ignore[attr-defined]
     job_ref = ray.put(job)
