@@ -58,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
                        ("checkpoint-every", int), ("warmup", int)):  # fmt: skip
         train.add_argument(f"--{name}", type=kind)
 
+    ev = sub.add_parser("eval", help="score colorization on color images or a color video")
+    ev.add_argument("source", type=Path, help="a folder of color images, or a color video")
+    ev.add_argument("--weights", help="weights file (.safetensors); default: the configured one")
+    ev.add_argument("--config", type=Path, help="YAML file with config overrides")
+    ev.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ev.add_argument("--render-factor", type=int)
+    ev.add_argument("--mean-ab-from", type=Path, help="training images for the mean-ab baseline")
+    ev.add_argument("--limit", type=int, help="score only the first N images or frames")
+    ev.add_argument("--report", type=Path, required=True, help="JSON report to write")
+    ev.add_argument("--sheet", type=Path, help="contact sheet PNG (gray | ours | truth)")
+
     sample = sub.add_parser("sample", help="write a generated gray sample film to try vidcolor on")
     sample.add_argument("output", type=Path)
     return parser
@@ -131,6 +142,34 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from vidcolor import evaluate
+    from vidcolor.colorize import Colorizer
+    from vidcolor.config import load_config
+
+    args.workers = args.device = args.codec = args.address = None
+    config = load_config(args.config, _overrides(args))
+    colorizer = Colorizer(config.model)
+    mean = evaluate.mean_ab(args.mean_ab_from) if args.mean_ab_from else (0.0, 0.0)
+    common = {"render_factor": config.model.render_factor, "mean_ab": mean,
+              "sheet_path": args.sheet}  # fmt: skip
+    if args.source.is_dir():
+        report = evaluate.evaluate_images(colorizer, args.source, limit=args.limit, **common)
+    else:
+        report = evaluate.evaluate_video(colorizer, args.source, max_frames=args.limit, **common)
+    evaluate.write_report(report, args.report)
+    for method, scores in report["methods"].items():
+        print(
+            f"{method:8s} PSNR {scores['psnr_rgb']:.2f} dB  PSNR-ab {scores['psnr_ab']:.2f} dB  "
+            f"CF {scores['colorfulness']:.1f}  dCF {scores['delta_colorfulness']:.1f}"
+        )
+    print(
+        f"truth    CF {report['truth']['colorfulness']:.1f}  ({report['count']} pictures; "
+        f"model: {colorizer.description})"
+    )
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from vidcolor.sample import write_sample
 
@@ -147,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "probe": _cmd_probe,
         "sample": _cmd_sample,
         "train": _cmd_train,
+        "eval": _cmd_eval,
     }
     started = time.monotonic()
     try:

@@ -29,9 +29,8 @@ import torch.nn.functional as F
 from vidcolor import color
 from vidcolor.colorize import resolve_device
 from vidcolor.errors import InputError
+from vidcolor.evaluate import list_images
 from vidcolor.models import abbins, create_model, save_weights
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclass(frozen=True)
@@ -51,10 +50,9 @@ class TrainConfig:
     checkpoint_every: int = 200
 
 
-def list_images(folders: Sequence[Path]) -> list[Path]:
-    """Every image under the folders, sorted, so that a seed means the same data order."""
-    paths = sorted(p for f in folders for p in Path(f).rglob("*") if p.suffix.lower() in
-                   IMAGE_SUFFIXES)  # fmt: skip
+def training_images(folders: Sequence[Path]) -> list[Path]:
+    """Every image under the folders, in a fixed order, so that a seed means the same data."""
+    paths = [p for folder in folders for p in list_images(folder)]
     if not paths:
         raise InputError(f"no .jpg/.png images under {', '.join(map(str, folders))}")
     return paths
@@ -143,7 +141,7 @@ class Trainer:
         self.cfg, self.out_dir = cfg, Path(out_dir)
         self.device = resolve_device(device)
         torch.manual_seed(cfg.seed)
-        self.paths = list_images(folders)
+        self.paths = training_images(folders)
         self.images = load_images(self.paths, cfg.crop)
         head = "bins" if cfg.loss == "bins" else "ab"
         self.model = create_model(cfg.arch, head=head).to(self.device)

@@ -1,0 +1,46 @@
+import numpy as np
+import torch
+
+from vidcolor import color
+from vidcolor.models import abbins
+
+
+def test_bins_cover_the_srgb_gamut_and_nothing_far_outside():
+    centres = abbins.bin_centres()
+    assert 200 < len(centres) < 330
+    # Every sRGB color's ab lies within half a cell diagonal of some bin centre.
+    rgb = torch.rand(3, 64, 64, dtype=torch.float64)
+    ab = color.rgb_to_lab(rgb)[1:].reshape(2, -1).T.numpy()
+    nearest = np.sqrt(((ab[:, None] - centres[None]) ** 2).sum(-1)).min(1)
+    assert nearest.max() <= abbins.GRID / np.sqrt(2) + 1e-6
+    # Pure sRGB primaries sit in the extreme cells: (a, b) of blue is about (79, -108).
+    assert np.abs(centres - [80.0, -110.0]).sum(1).min() == 0
+
+
+def test_soft_encoding_is_a_distribution_peaked_at_the_nearest_bin():
+    centres = torch.from_numpy(abbins.bin_centres())
+    ab = torch.tensor([[[[12.0]], [[-33.0]]]])  # (1, 2, 1, 1)
+    target = abbins.soft_encode(ab, centres)
+    assert target.shape == (1, len(centres), 1, 1)
+    assert torch.isclose(target.sum(), torch.tensor(1.0))
+    assert (target > 0).sum() == abbins.NEIGHBOURS
+    assert target.argmax(1).item() == abbins.nearest_bin(ab, centres).item()
+    assert centres[target.argmax(1).item()].tolist() == [10.0, -30.0]
+
+
+def test_annealed_mean_of_a_confident_prediction_is_its_bin():
+    centres = torch.from_numpy(abbins.bin_centres())
+    logits = torch.full((1, len(centres), 2, 3), -20.0)
+    logits[:, 17] = 20.0
+    ab = abbins.annealed_mean(logits, centres)
+    assert torch.allclose(ab, centres[17][None, :, None, None].expand(1, 2, 2, 3), atol=1e-4)
+
+
+def test_rebalancing_favours_rare_bins_and_keeps_mean_weight_one():
+    q = len(abbins.bin_centres())
+    counts = np.ones(q)
+    counts[0] = 1000.0  # one very common (e.g. gray) bin
+    w = abbins.rebalance_weights(counts)
+    assert w[0] < w[1:].min()
+    smooth_p = counts / counts.sum()  # the expectation holds approximately for the raw p too
+    assert 0.5 < float((smooth_p * w).sum()) < 1.5

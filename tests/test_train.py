@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vidcolor.errors import InputError
+from vidcolor.models import load_weights
+from vidcolor.train import TrainConfig, Trainer, learning_rate
+
+TINY = TrainConfig(crop=64, batch_size=2, steps=4, warmup=2, checkpoint_every=2)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("imgs")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        img = np.zeros((80, 100, 3), np.uint8)
+        img[:40] = (200, 60, 40)  # red top, blue bottom, with noise
+        img[40:] = (40, 80, 200)
+        img = np.clip(img + rng.integers(-20, 20, img.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(folder / f"{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def test_loss_falls_and_resume_continues_exactly(tmp_path, images):
+    torch.set_num_threads(1)
+    straight = Trainer(TINY, [images], tmp_path / "a")
+    straight.run(log=lambda _: None)
+    halfway = Trainer(TrainConfig(**{**TINY.__dict__, "steps": 2}), [images], tmp_path / "b")
+    halfway.run(log=lambda _: None)
+    # Continue the same run (same config) from the step-2 checkpoint.
+    (tmp_path / "b" / "checkpoint.pt").rename(tmp_path / "b" / "ckpt2.pt")
+    state = torch.load(tmp_path / "b" / "ckpt2.pt", weights_only=True)
+    state["config"]["steps"] = TINY.steps
+    torch.save(state, tmp_path / "b" / "checkpoint.pt")
+    resumed = Trainer(TINY, [images], tmp_path / "b")
+    assert resumed.step == 2
+    resumed.run(log=lambda _: None)
+    for (name, a), (_, b) in zip(straight.model.state_dict().items(),
+                                 resumed.model.state_dict().items(), strict=True):  # fmt: skip
+        assert torch.equal(a, b), name
+
+
+def test_a_changed_config_is_not_resumed(tmp_path, images):
+    Trainer(TINY, [images], tmp_path).save_checkpoint()
+    with pytest.raises(InputError, match="another config"):
+        Trainer(TrainConfig(**{**TINY.__dict__, "lr": 0.5}), [images], tmp_path)
+
+
+def test_export_loads_as_bins_model(tmp_path, images):
+    trainer = Trainer(TINY, [images], tmp_path)
+    trainer.export(tmp_path / "w.safetensors")
+    model, info = load_weights(tmp_path / "w.safetensors")
+    assert info.arch_kwargs == {"head": "bins"} and info.metadata["train_steps"] == "0"
+    out = model(torch.full((1, 1, 64, 64), 50.0))
+    assert out.shape == (1, 2, 64, 64)
+
+
+def test_learning_rate_schedule():
+    cfg = TrainConfig(steps=100, warmup=10, lr=1.0)
+    assert learning_rate(0, cfg) == pytest.approx(0.1)
+    assert learning_rate(10, cfg) == pytest.approx(1.0)
+    assert learning_rate(100, cfg) == pytest.approx(0.01)
+
+
+def test_empty_folder_is_refused(tmp_path):
+    with pytest.raises(InputError, match=r"no \.jpg/\.png images"):
+        Trainer(TINY, [tmp_path], tmp_path / "out")
