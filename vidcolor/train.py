@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from vidcolor import color
 from vidcolor.colorize import resolve_device
 from vidcolor.errors import InputError
-from vidcolor.evaluate import list_images
+from vidcolor.evaluate import list_images, read_rgb
 from vidcolor.models import abbins, create_model, save_weights
 
 
@@ -62,10 +62,7 @@ def load_images(paths: Sequence[Path], min_side: int) -> list[np.ndarray]:
     """RGB uint8 images, each upscaled if needed so that its short side is at least ``min_side``."""
     images = []
     for path in paths:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise InputError(f"{path}: not a readable image")
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        rgb = read_rgb(path)
         short = min(rgb.shape[:2])
         if short < min_side:
             scale = min_side / short
