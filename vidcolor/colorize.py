@@ -70,6 +70,7 @@ class Colorizer:
         # at 320x256 on 2 CPU cores, measured here).
         model = model.to(self.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.model = model.eval()
+        self._warmed: set[tuple[int, ...]] = set()
 
     @torch.inference_mode()
     def predict(self, lightness: np.ndarray) -> np.ndarray:
@@ -91,6 +92,20 @@ class Colorizer:
                 pad = part.new_zeros((self.batch_size - n, *part.shape[1:]))
                 part = torch.cat([part, pad])
             batch = part[:, None].to(self.device).contiguous(memory_format=torch.channels_last)
+            self._warm_up(batch)
             ab = self.model(batch)
             out.append(ab[:n].float().contiguous().cpu().numpy())
         return np.concatenate(out)
+
+    def _warm_up(self, batch: torch.Tensor) -> None:
+        """Runs the network once, on zeros, before its first real batch of a given shape.
+
+        The first CPU forward pass of a process at a new shape can differ in the last bits
+        from every later one (measured: after other allocations, the first call's output
+        differed and the next 19 agreed), which would make a frame's color depend on whether
+        it opened a worker's first chunk. A discarded first call keeps the output identical for
+        any chunking and worker count.
+        """
+        if tuple(batch.shape) not in self._warmed:
+            self.model(torch.zeros_like(batch))
+            self._warmed.add(tuple(batch.shape))
