@@ -108,6 +108,9 @@ def save_weights(
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # safetensors creates 0600; others (cluster workers) must read
     os.replace(tmp, path)
 
 
