@@ -156,7 +156,7 @@ def test_real_clips_keep_every_stream(tmp_path, shared_media, name):
     source = shared_media / name
     summary = run(
         source,
-        None if False else tmp_path / f"out{Path(name).suffix}".replace(".webm", ".mkv"),
+        tmp_path / f"out{Path(name).suffix}".replace(".webm", ".mkv"),
         load_config(None, [*FAST, "chunks.size=120"]),
     )
     src, dst = probe(source), probe(summary.output)

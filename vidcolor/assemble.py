@@ -84,8 +84,7 @@ def container_for(path: Path) -> str | None:
 
 def default_output(source: Path, container: str) -> Path:
     """``movie.mp4`` -> ``movie.color.mp4`` beside the source."""
-    ext = ".mkv" if container == "mkv" else f".{container}"
-    return source.with_name(f"{source.stem}.color{ext}")
+    return source.with_name(f"{source.stem}.color.{container}")
 
 
 def plan_output(info: VideoInfo, container: str, path: Path) -> OutputPlan:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,8 +11,6 @@ import torch
 from vidcolor.config import ModelConfig
 from vidcolor.errors import ConfigError
 from vidcolor.models import create_model, load_weights
-
-log = logging.getLogger(__name__)
 
 _MULTIPLE = 32  # the U-Net halves the size five times
 
