@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     for name, kind in (("arch", str), ("loss", str), ("crop", int), ("batch-size", int),
                        ("steps", int), ("lr", float), ("seed", int), ("render-factor", int),
-                       ("checkpoint-every", int), ("warmup", int)):  # fmt: skip
+                       ("checkpoint-every", int), ("warmup", int), ("rebalance", float),
+                       ("holdout-every", int)):  # fmt: skip
         train.add_argument(f"--{name}", type=kind)
 
     ev = sub.add_parser("eval", help="score colorization on color images or a color video")

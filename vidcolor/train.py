@@ -45,6 +45,8 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup: int = 200
+    rebalance: float = 0.5  # lambda of the class weights; 1.0 = no rebalancing
+    holdout_every: int = 0  # every Nth image is kept out of training for validation; 0 = none
     seed: int = 0
     render_factor: int = 21
     checkpoint_every: int = 200
@@ -56,6 +58,16 @@ def training_images(folders: Sequence[Path]) -> list[Path]:
     if not paths:
         raise InputError(f"no .jpg/.png images under {', '.join(map(str, folders))}")
     return paths
+
+
+def split_images(paths: Sequence[Path], every: int) -> tuple[list[Path], list[Path]]:
+    """``(train, validation)``: every ``every``-th image (the last of each group of ``every``) is
+    held out of training, so that choices such as the decoding temperature are made on pictures
+    the model never saw; ``every`` = 0 holds out nothing."""
+    if every <= 0:
+        return list(paths), []
+    held = {i for i in range(len(paths)) if i % every == every - 1}
+    return [p for i, p in enumerate(paths) if i not in held], [paths[i] for i in sorted(held)]
 
 
 def load_images(paths: Sequence[Path], min_side: int) -> list[np.ndarray]:
@@ -115,10 +127,15 @@ def bin_counts(images: Sequence[np.ndarray], side: int = 64) -> np.ndarray:
 def bins_loss(
     logits: torch.Tensor, ab: torch.Tensor, centres: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
-    """Class-rebalanced cross-entropy against soft-encoded targets (Zhang et al. eq. 2 and 4)."""
-    target = abbins.soft_encode(ab, centres)
-    per_pixel = -(target * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
-    return (per_pixel * weights[abbins.nearest_bin(ab, centres)]).mean()
+    """Class-rebalanced cross-entropy against soft-encoded targets (Zhang et al. eq. 2 and 4).
+
+    The soft target has ``abbins.NEIGHBOURS`` non-zero bins per pixel, so the cross-entropy
+    gathers those log-probabilities instead of multiplying a dense ``(N, Q, H, W)`` target.
+    """
+    idx, soft = abbins.soft_neighbours(ab)
+    log_prob = F.log_softmax(logits.float(), dim=1).gather(1, idx)
+    per_pixel = -(soft * log_prob).sum(dim=1)
+    return (per_pixel * weights[idx[:, 0]]).mean()
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
@@ -138,7 +155,7 @@ class Trainer:
         self.cfg, self.out_dir = cfg, Path(out_dir)
         self.device = resolve_device(device)
         torch.manual_seed(cfg.seed)
-        self.paths = training_images(folders)
+        self.paths, self.validation = split_images(training_images(folders), cfg.holdout_every)
         self.images = load_images(self.paths, cfg.crop)
         head = "bins" if cfg.loss == "bins" else "ab"
         self.model = create_model(cfg.arch, head=head).to(self.device)
@@ -150,7 +167,8 @@ class Trainer:
         self.weights = torch.ones(len(abbins.bin_centres()))
         self.history: list[dict[str, float]] = []
         if not self._resume() and cfg.loss == "bins":
-            self.weights = torch.from_numpy(abbins.rebalance_weights(bin_counts(self.images)))
+            counts = bin_counts(self.images)
+            self.weights = torch.from_numpy(abbins.rebalance_weights(counts, cfg.rebalance))
         self.centres = torch.from_numpy(abbins.bin_centres()).to(self.device)
         self.weights = self.weights.to(self.device)
 
@@ -177,6 +195,9 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.validation:
+            listing = "".join(f"{p.resolve()}\n" for p in self.validation)
+            (self.out_dir / "validation.txt").write_text(listing)
         state = {
             "config": asdict(self.cfg),
             "model": self.model.state_dict(),
