@@ -44,3 +44,18 @@ def test_rebalancing_favours_rare_bins_and_keeps_mean_weight_one():
     assert w[0] < w[1:].min()
     smooth_p = counts / counts.sum()  # the expectation holds approximately for the raw p too
     assert 0.5 < float((smooth_p * w).sum()) < 1.5
+
+
+def test_soft_neighbours_match_the_dense_soft_encoding():
+    centres = torch.from_numpy(abbins.bin_centres())
+    ab = torch.rand(2, 2, 9, 11, generator=torch.Generator().manual_seed(1)) * 180 - 90
+    ab = ab.round()  # the lookup table is exact on whole ab units
+    idx, weights = abbins.soft_neighbours(ab)
+    dense = torch.zeros(2, len(centres), 9, 11).scatter_(1, idx, weights)
+    assert torch.allclose(dense, abbins.soft_encode(ab, centres), atol=1e-6)
+
+    # The first neighbour is a nearest bin (whole units can tie between two bins).
+    def distance(bins):
+        return (centres[bins].permute(0, 3, 1, 2) - ab).norm(dim=1)
+
+    assert torch.allclose(distance(idx[:, 0]), distance(abbins.nearest_bin(ab, centres)))

@@ -7,7 +7,7 @@ import torch
 
 from vidcolor.errors import InputError
 from vidcolor.models import load_weights
-from vidcolor.train import TrainConfig, Trainer, learning_rate
+from vidcolor.train import TrainConfig, Trainer, learning_rate, split_images
 
 TINY = TrainConfig(crop=64, batch_size=2, steps=4, warmup=2, checkpoint_every=2)
 
@@ -69,3 +69,15 @@ def test_learning_rate_schedule():
 def test_empty_folder_is_refused(tmp_path):
     with pytest.raises(InputError, match=r"no \.jpg/\.png images"):
         Trainer(TINY, [tmp_path], tmp_path / "out")
+
+
+def test_holdout_keeps_every_nth_image_out_of_training(tmp_path, images):
+    paths = [Path(f"{i}.png") for i in range(25)]
+    train, held = split_images(paths, 10)
+    assert held == [Path("9.png"), Path("19.png")]
+    assert len(train) == 23 and not set(train) & set(held)
+    assert split_images(paths, 0) == (paths, [])
+    trainer = Trainer(TrainConfig(**{**TINY.__dict__, "holdout_every": 3}), [images], tmp_path)
+    trainer.save_checkpoint()
+    listed = (tmp_path / "validation.txt").read_text().split()
+    assert [Path(p).name for p in listed] == ["2.png"] and len(trainer.paths) == 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,6 +10,7 @@ import torch
 from vidcolor.config import ModelConfig
 from vidcolor.errors import ConfigError
 from vidcolor.models import create_model, load_weights
+from vidcolor.models.shipped import resolve_weights
 
 _MULTIPLE = 32  # the U-Net halves the size five times
 
@@ -52,7 +52,8 @@ class Colorizer:
         self.device = resolve_device(cfg.device)
         self.batch_size = cfg.batch_size
         if cfg.weights:
-            model, info = load_weights(Path(cfg.weights), device="cpu")
+            path, sha256 = resolve_weights(cfg.weights)
+            model, info = load_weights(path, expected_sha256=sha256, device="cpu")
             self.description = f"{info.arch} from {info.path} (sha256 {info.sha256[:12]})"
             self.trained = True
         else:

@@ -78,13 +78,13 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return color.rgb_to_lab(chw).permute(1, 2, 0).numpy()
 
 
-def _render_lightness(gray: np.ndarray, render: tuple[int, int]) -> np.ndarray:
+def render_lightness(gray: np.ndarray, render: tuple[int, int]) -> np.ndarray:
     """The network's input, as ``_ChunkState.lightness`` makes it: ``(h, w)`` float32 L."""
     small = cv2.resize(gray, render, interpolation=cv2.INTER_AREA)
     return color.gray_to_lightness(torch.from_numpy(small)).numpy()
 
 
-def _merge(gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
+def merge_gray_ab(gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Full-resolution L of ``gray`` with ``(2, h, w)`` ab, upsampled as the worker does.
 
     Returns:
@@ -105,7 +105,7 @@ def _predict_ab(
     found: dict[int, np.ndarray] = {}
     for render in dict.fromkeys(renders):
         picks = [i for i, r in enumerate(renders) if r == render]
-        lightness = np.stack([_render_lightness(grays[i], render) for i in picks])
+        lightness = np.stack([render_lightness(grays[i], render) for i in picks])
         found.update(zip(picks, colorizer.predict(lightness), strict=True))
     return [found[i] for i in range(len(grays))]
 
@@ -124,7 +124,7 @@ def colorize_image(colorizer: Colorizer, rgb: np.ndarray, *, render_factor: int)
     """
     gray = to_gray(rgb)
     (ab,) = _predict_ab(colorizer, [gray], render_factor, Fraction(1))
-    return _merge(gray, ab)
+    return merge_gray_ab(gray, ab)
 
 
 def mean_ab(folder: str | Path, limit: int | None = None) -> tuple[float, float]:
@@ -172,9 +172,9 @@ def _outputs(setup: _Setup, truths: Sequence[np.ndarray]) -> list[dict[str, np.n
     # the same colors but could split R, G and B by a rounding level, so CF would not be 0.
     return [
         {
-            "ours": _merge(gray, ab),
+            "ours": merge_gray_ab(gray, ab),
             "gray": np.repeat(_to_uint8(gray)[..., None], 3, axis=2),
-            "mean_ab": _merge(gray, constant),
+            "mean_ab": merge_gray_ab(gray, constant),
         }
         for gray, ab in zip(grays, predicted, strict=True)
     ]

@@ -66,8 +66,10 @@ def _neighbour_table() -> tuple[Tensor, Tensor]:
     1% at sigma = 5, and turns the per-pixel search over every bin into one lookup."""
     axis = torch.arange(-128.0, 128.0)
     grid = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1).reshape(-1, 2)
-    d2, idx = torch.cdist(grid, torch.from_numpy(bin_centres())).pow(2).topk(
-        NEIGHBOURS, dim=1, largest=False
+    d2, idx = (
+        torch.cdist(grid, torch.from_numpy(bin_centres()))
+        .pow(2)
+        .topk(NEIGHBOURS, dim=1, largest=False)
     )
     return idx, torch.softmax(-d2 / (2 * SIGMA**2), dim=1)
 

@@ -165,7 +165,7 @@ def _checked_sha256(path: Path, expected: str | None) -> str:
     if expected is not None and actual != expected.strip().lower():
         raise WeightsError(
             f"sha256 mismatch for {path}: expected {expected.strip().lower()}, got {actual}; "
-            "the file is corrupt or a different version, download it again"
+            "the file is damaged or a different version; restore or replace it"
         )
     return actual
 
