@@ -1,3 +1,7 @@
+import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -7,6 +11,7 @@ import torch
 
 from vidcolor.errors import InputError
 from vidcolor.models import load_weights
+from vidcolor.progress import ProgressBar
 from vidcolor.train import TrainConfig, Trainer, learning_rate, split_images
 
 TINY = TrainConfig(crop=64, batch_size=2, steps=4, warmup=2, checkpoint_every=2)
@@ -28,9 +33,9 @@ def images(tmp_path_factory) -> Path:
 def test_loss_falls_and_resume_continues_exactly(tmp_path, images):
     torch.set_num_threads(1)
     straight = Trainer(TINY, [images], tmp_path / "a")
-    straight.run(log=lambda _: None)
+    straight.run()
     halfway = Trainer(TrainConfig(**{**TINY.__dict__, "steps": 2}), [images], tmp_path / "b")
-    halfway.run(log=lambda _: None)
+    halfway.run()
     # Continue the same run (same config) from the step-2 checkpoint.
     (tmp_path / "b" / "checkpoint.pt").rename(tmp_path / "b" / "ckpt2.pt")
     state = torch.load(tmp_path / "b" / "ckpt2.pt", weights_only=True)
@@ -38,7 +43,7 @@ def test_loss_falls_and_resume_continues_exactly(tmp_path, images):
     torch.save(state, tmp_path / "b" / "checkpoint.pt")
     resumed = Trainer(TINY, [images], tmp_path / "b")
     assert resumed.step == 2
-    resumed.run(log=lambda _: None)
+    resumed.run()
     for (name, a), (_, b) in zip(straight.model.state_dict().items(),
                                  resumed.model.state_dict().items(), strict=True):  # fmt: skip
         assert torch.equal(a, b), name
@@ -81,3 +86,29 @@ def test_holdout_keeps_every_nth_image_out_of_training(tmp_path, images):
     trainer.save_checkpoint()
     listed = (tmp_path / "validation.txt").read_text().split()
     assert [Path(p).name for p in listed] == ["2.png"] and len(trainer.paths) == 2
+
+
+def test_cli_trains_with_a_progress_bar_resumes_and_exports(tmp_path, images):
+    args = [sys.executable, "-m", "vidcolor.cli", "train", str(images), "--out", str(tmp_path),
+            "--crop", "64", "--batch-size", "2", "--warmup", "1", "--checkpoint-every", "2",
+            "--export", str(tmp_path / "w.safetensors")]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.run([*args, "--steps", "2"], capture_output=True, text=True, env=env,
+                           timeout=300, check=False)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert "2/2 steps" in first.stderr and "loss" in first.stderr
+    _, info = load_weights(tmp_path / "w.safetensors")
+    assert info.metadata["train_steps"] == "2"
+    # Same recipe, more steps: refused, a checkpoint belongs to one config.
+    again = subprocess.run([*args, "--steps", "3"], capture_output=True, text=True, env=env,
+                           timeout=300, check=False)  # fmt: skip
+    assert again.returncode != 0 and "another config" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+
+
+def test_progress_bar_counts_rate_from_where_it_resumed():
+    stream = io.StringIO()
+    bar = ProgressBar(stream, interval=0.0, unit="steps", initial=100)
+    bar.update(100, 200, "loss 1.0")
+    assert "100/200 steps" in stream.getvalue() and "steps/s" in stream.getvalue()
+    assert "ETA ?" in stream.getvalue() and "loss 1.0" in stream.getvalue()

@@ -129,6 +129,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from vidcolor.progress import ProgressBar
     from vidcolor.train import TrainConfig, Trainer
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -136,7 +137,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     trainer = Trainer(TrainConfig(**chosen), args.data, args.out, device=args.device)
     if trainer.step:
         print(f"resuming from {trainer.checkpoint_path} at step {trainer.step}", flush=True)
-    trainer.run(log=lambda line: print(line, flush=True))
+    bar = ProgressBar(sys.stderr, interval=30.0, unit="steps", initial=trainer.step)
+    trainer.run(on_step=lambda step, steps, loss: bar.update(step, steps, f"loss {loss:.4f}"))
+    bar.close()
     if args.export:
         trainer.export(args.export)
         print(f"weights written to {args.export}")

@@ -208,7 +208,7 @@ def _summary(rows: Sequence[Row]) -> dict[str, Any]:
     return {"count": len(rows), "truth": {"colorfulness": truth_cf}, "methods": methods}
 
 
-def _tile(rgb: np.ndarray, label: str, sar: Fraction) -> np.ndarray:
+def tile(rgb: np.ndarray, label: str, sar: Fraction) -> np.ndarray:
     """``rgb`` at ``SHEET_TILE_HEIGHT`` px high (display aspect kept), ``label`` top left."""
     height, width = rgb.shape[:2]
     size = (max(1, round(width * float(sar) * SHEET_TILE_HEIGHT / height)), SHEET_TILE_HEIGHT)
@@ -222,10 +222,10 @@ def _tile(rgb: np.ndarray, label: str, sar: Fraction) -> np.ndarray:
 
 def _sheet_row(outputs: dict[str, np.ndarray], truth: np.ndarray, sar: Fraction) -> np.ndarray:
     pictures = {**outputs, "truth": truth}
-    return np.hstack([_tile(pictures[c], c, sar) for c in _SHEET_COLUMNS])
+    return np.hstack([tile(pictures[c], c, sar) for c in _SHEET_COLUMNS])
 
 
-def _write_sheet(rows: Sequence[np.ndarray], path: str | Path) -> str:
+def write_sheet(rows: Sequence[np.ndarray], path: str | Path) -> str:
     """Stacks rows (right-padded with black to the widest) into one PNG; returns its path."""
     width = max(r.shape[1] for r in rows)
     sheet = np.vstack([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows])
@@ -271,7 +271,7 @@ def _evaluate(
         "ab_peak": metrics.AB_PEAK,
         **_summary(rows),
         "items": rows,
-        "sheet": _write_sheet(tiles, sheet_path) if sheet_path is not None and tiles else None,
+        "sheet": write_sheet(tiles, sheet_path) if sheet_path is not None and tiles else None,
     }
 
 

@@ -1,4 +1,4 @@
-"""A one-line progress bar: frames done, fps and ETA."""
+"""A one-line progress bar: units done (frames, steps), rate and ETA, and an optional note."""
 
 from __future__ import annotations
 
@@ -14,15 +14,22 @@ def format_eta(seconds: float) -> str:
 class ProgressBar:
     """Redraws one line on a terminal; elsewhere (logs, CI) prints a line every ``interval`` s."""
 
-    def __init__(self, stream: TextIO, interval: float = 10.0) -> None:
+    def __init__(
+        self, stream: TextIO, interval: float = 10.0, unit: str = "frames", initial: int = 0
+    ) -> None:
+        """``initial``: units already done before this bar started (a resumed run); the rate
+        and ETA count only the units done since."""
         self.stream = stream
+        self.initial = initial
+        self.unit = unit
+        self.rate_unit = "fps" if unit == "frames" else f"{unit}/s"
         self.interval = interval
         self.tty = stream.isatty()
         self._start = time.monotonic()
         self._last_print = 0.0
         self._last_done = -1
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, done: int, total: int, note: str = "") -> None:
         now = time.monotonic()
         if done == self._last_done and now - self._last_print < self.interval:
             return
@@ -30,13 +37,13 @@ class ProgressBar:
             return
         self._last_done, self._last_print = done, now
         elapsed = now - self._start
-        fps = done / elapsed if elapsed > 0 else 0.0
+        fps = (done - self.initial) / elapsed if elapsed > 0 else 0.0
         eta = format_eta((total - done) / fps) if fps > 0 else "?"
         width = 30
         filled = width * done // max(total, 1)
         line = (
-            f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} frames "
-            f"{fps:.2f} fps ETA {eta}"
+            f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {self.unit} "
+            f"{fps:.2f} {self.rate_unit} ETA {eta}{f' {note}' if note else ''}"
         )
         self.stream.write(f"\r{line}" if self.tty else f"{line}\n")
         self.stream.flush()

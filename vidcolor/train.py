@@ -15,11 +15,9 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -230,21 +228,21 @@ class Trainer:
         self.step += 1
         return float(loss.detach())
 
-    def run(self, log: Any = print) -> None:
+    def run(self, on_step: Callable[[int, int, float], None] | None = None) -> None:
+        """Trains to ``cfg.steps``; ``on_step(step, steps, mean recent loss)`` after each step.
+
+        The loss averaged over each 20 steps goes into ``history`` (kept in the checkpoint).
+        """
         self.model.train()
         data = batches(self.images, self.cfg, self.rng)
-        began, losses = time.monotonic(), []
-        start_step = self.step
+        recent: list[float] = []
         while self.step < self.cfg.steps:
-            losses.append(self.train_step(*next(data)))
+            recent.append(self.train_step(*next(data)))
+            if on_step is not None:
+                on_step(self.step, self.cfg.steps, float(np.mean(recent)))
             if self.step % 20 == 0 or self.step == self.cfg.steps:
-                rate = (self.step - start_step) / (time.monotonic() - began)
-                eta = (self.cfg.steps - self.step) / rate if rate else 0
-                log(f"step {self.step}/{self.cfg.steps} loss {np.mean(losses):.4f} "
-                    f"lr {learning_rate(self.step, self.cfg):.2e} {rate:.2f} steps/s "
-                    f"ETA {eta / 60:.0f} min")  # fmt: skip
-                self.history.append({"step": self.step, "loss": float(np.mean(losses))})
-                losses = []
+                self.history.append({"step": self.step, "loss": float(np.mean(recent))})
+                recent = []
             if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
                 self.save_checkpoint()
 
