@@ -1,19 +1,24 @@
-"""Chooses the annealed-mean temperature of a "bins" model on held-out validation images.
+"""Chooses how a "bins" model decodes its ab distribution, on held-out validation images.
 
-The temperature T trades accuracy for colorfulness: T = 1 decodes the mean of the predicted ab
-distribution (the safe, desaturated average), small T its mode (vivid, and wrong more often).
-For each image the network runs once; every T decodes the same logits, and each is scored as
-``vidcolor eval`` scores: PSNR (RGB, ab) and colorfulness of the gray picture colorized at the
-weights' render factor. The chosen T has the highest mean PSNR RGB among those whose dCF is at
-most ``--max-dcf``; ``--write`` stores the weights again with that T in their metadata.
+Two knobs trade accuracy for colorfulness, neither needing retraining:
+- the annealed-mean temperature T: 1 decodes the mean of the predicted distribution (the safe,
+  desaturated average), small T its mode;
+- the rebalancing strength lambda (Zhang et al.'s class rebalancing applied at inference as a
+  logit bias, :func:`vidcolor.models.abbins.prior_bias`): 1 is none, smaller favours rare,
+  saturated colors over the neutral ones that dominate photographs.
+For each image the network runs once; every (lambda, T) decodes the same logits and is scored
+as ``vidcolor eval`` scores (PSNR RGB and colorfulness of the gray picture colorized at the
+weights' render factor). The choice is the highest mean PSNR RGB among the settings whose dCF is
+at most ``--max-dcf``; ``--write`` stores the weights again with it in their metadata.
 
-    python scripts/tune_temperature.py WEIGHTS --images OUT/validation.txt --report tune.json \
-        --write weights/vidcolor-default.safetensors
+    python scripts/tune_temperature.py WEIGHTS --images OUT/validation.txt \\
+        --prior-from ../shared/data/colorize/train --report tune.json --write W.safetensors
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from fractions import Fraction
@@ -24,17 +29,21 @@ import torch
 
 from vidcolor import metrics
 from vidcolor.colorize import render_size
-from vidcolor.evaluate import merge_gray_ab, read_rgb, render_lightness, to_gray
+from vidcolor.evaluate import list_images, merge_gray_ab, read_rgb, render_lightness, to_gray
 from vidcolor.models import abbins, load_weights, save_weights
+from vidcolor.train import bin_counts
 
-TEMPERATURES = (0.15, 0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 1.0)
+TEMPERATURES = (0.3, 0.38, 0.45, 0.55, 0.7)
+LAMBDAS = (1.0, 0.75, 0.6, 0.5, 0.4)
+Setting = tuple[float, float]  # (lambda, T)
 
 
 @torch.inference_mode()
 def sweep(model: torch.nn.Module, paths: list[Path], render_factor: int,
-          temperatures: tuple[float, ...]) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Mean PSNR RGB, CF and dCF per temperature over ``paths``."""
-    scores: dict[float, list[tuple[float, float]]] = {t: [] for t in temperatures}
+          biases: dict[float, torch.Tensor]) -> dict[Setting, dict[str, float]]:  # fmt: skip
+    """Mean PSNR RGB, CF and dCF per (lambda, T) over ``paths``."""
+    settings = list(itertools.product(biases, TEMPERATURES))
+    scores: dict[Setting, list[tuple[float, float]]] = {s: [] for s in settings}
     truth_cf = []
     for path in paths:
         truth = read_rgb(path)
@@ -43,15 +52,17 @@ def sweep(model: torch.nn.Module, paths: list[Path], render_factor: int,
         lightness = torch.from_numpy(render_lightness(gray, render))[None, None]
         logits = model.head_output(lightness)
         truth_cf.append(metrics.colorfulness(truth / 255.0))
-        for t in temperatures:
-            ab = abbins.annealed_mean(logits, model.centres, t)[0].numpy()
+        for lam, t in settings:
+            biased = logits + biases[lam][:, None, None]
+            ab = abbins.annealed_mean(biased, model.centres, t)[0].numpy()
             out = merge_gray_ab(gray, ab) / 255.0
-            scores[t].append((metrics.psnr_rgb(out, truth / 255.0), metrics.colorfulness(out)))
+            psnr = metrics.psnr_rgb(out, truth / 255.0)
+            scores[lam, t].append((psnr, metrics.colorfulness(out)))
     mean_truth = float(np.mean(truth_cf))
     table = {}
-    for t, rows in scores.items():
+    for setting, rows in scores.items():
         psnr, cf = (float(v) for v in np.mean(rows, axis=0))
-        table[f"{t:g}"] = {"psnr_rgb": psnr, "colorfulness": cf, "dcf": abs(cf - mean_truth)}
+        table[setting] = {"psnr_rgb": psnr, "colorfulness": cf, "dcf": abs(cf - mean_truth)}
     return table
 
 
@@ -59,39 +70,54 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("weights", type=Path, help="a bins-head weights file")
     parser.add_argument("--images", type=Path, required=True, help="text file, one image per line")
+    parser.add_argument("--prior-from", type=Path, nargs="+", required=True,
+                        help="training image folders (validation images are left out)")  # fmt: skip
     parser.add_argument("--max-dcf", type=float, default=12.0)
-    parser.add_argument("--limit", type=int, help="use only the first N images")
+    parser.add_argument("--limit", type=int, help="use only the first N validation images")
     parser.add_argument("--report", type=Path, help="JSON file for the sweep")
-    parser.add_argument("--write", type=Path, help="store the weights with the chosen T here")
+    parser.add_argument("--write", type=Path, help="store the weights with the choice here")
     args = parser.parse_args()
 
     model, info = load_weights(args.weights)
     if info.arch_kwargs.get("head") != "bins":
-        parser.error(f"{args.weights} has no bins head; there is no temperature to tune")
+        parser.error(f"{args.weights} has no bins head; there is nothing to tune")
     paths = [Path(line) for line in args.images.read_text().splitlines() if line.strip()]
+    held = {p.resolve() for p in paths}
     paths = paths[: args.limit]
     began = time.monotonic()
-    table = sweep(model, paths, info.render_factor, TEMPERATURES)
-    print(f"{len(paths)} images, {time.monotonic() - began:.0f} s")
-    print(f"{'T':>5} {'PSNR RGB':>9} {'CF':>6} {'dCF':>6}")
-    for t, row in table.items():
-        print(f"{t:>5} {row['psnr_rgb']:9.2f} {row['colorfulness']:6.1f} {row['dcf']:6.1f}")
-    allowed = {t: r for t, r in table.items() if r["dcf"] <= args.max_dcf}
-    chosen = max(allowed, key=lambda t: allowed[t]["psnr_rgb"]) if allowed else None
-    if chosen is None:
-        chosen = min(table, key=lambda t: table[t]["dcf"])
-        print(f"no temperature reaches dCF <= {args.max_dcf}; the smallest dCF is at T = {chosen}")
-    print(f"chosen T = {chosen}")
+    train = [p for f in args.prior_from for p in list_images(f) if p.resolve() not in held]
+    counts = bin_counts([read_rgb(p) for p in train])
+    biases = {lam: torch.from_numpy(abbins.prior_bias(counts, lam)) for lam in LAMBDAS}
+    table = sweep(model, paths, info.render_factor, biases)
+    print(f"{len(paths)} validation images, prior from {len(train)}, "
+          f"{time.monotonic() - began:.0f} s")  # fmt: skip
+    print(f"{'lambda':>6} {'T':>5} {'PSNR RGB':>9} {'CF':>6} {'dCF':>6}")
+    for (lam, t), row in table.items():
+        print(f"{lam:>6g} {t:>5g} {row['psnr_rgb']:9.2f} {row['colorfulness']:6.1f} "
+              f"{row['dcf']:6.1f}")  # fmt: skip
+    allowed = [s for s, r in table.items() if r["dcf"] <= args.max_dcf]
+    if allowed:
+        lam, t = max(allowed, key=lambda s: table[s]["psnr_rgb"])
+    else:
+        lam, t = min(table, key=lambda s: table[s]["dcf"])
+        print(f"no setting reaches dCF <= {args.max_dcf}; taking the smallest dCF")
+    print(f"chosen: lambda {lam:g}, T {t:g}")
     if args.report:
-        report = {"weights": str(args.weights), "images": len(paths), "max_dcf": args.max_dcf,
-                  "chosen": float(chosen), "table": table}  # fmt: skip
+        rows = [{"lambda": s[0], "temperature": s[1], **r} for s, r in table.items()]
+        report = {"weights": str(args.weights), "validation_images": len(paths),
+                  "prior_images": len(train), "max_dcf": args.max_dcf,
+                  "chosen": {"lambda": lam, "temperature": t}, "table": rows}  # fmt: skip
         args.report.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     if args.write:
         reserved = ("format", "version", "arch", "arch_kwargs", "render_factor")
         metadata = {k: v for k, v in info.metadata.items() if k not in reserved}
-        metadata["temperature_chosen_on"] = f"{len(paths)} held-out images, max dCF {args.max_dcf}"
-        save_weights(model, args.write, arch=info.arch,
-                     arch_kwargs={**info.arch_kwargs, "temperature": float(chosen)},
+        metadata["decoding_chosen_on"] = (
+            f"{len(paths)} held-out validation images: highest PSNR RGB with dCF <= "
+            f"{args.max_dcf:g}; logit_bias = log rebalancing weights at lambda {lam:g}"
+        )
+        bias = [round(float(v), 4) for v in biases[lam]]
+        kwargs = {**info.arch_kwargs, "temperature": t, "logit_bias": bias}
+        save_weights(model, args.write, arch=info.arch, arch_kwargs=kwargs,
                      render_factor=info.render_factor, extra=metadata)  # fmt: skip
         print(f"weights written to {args.write}")
 

@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 import torch
 
 from vidcolor import color
-from vidcolor.models import abbins
+from vidcolor.models import abbins, create_model
 
 
 def test_bins_cover_the_srgb_gamut_and_nothing_far_outside():
@@ -59,3 +60,26 @@ def test_soft_neighbours_match_the_dense_soft_encoding():
         return (centres[bins].permute(0, 3, 1, 2) - ab).norm(dim=1)
 
     assert torch.allclose(distance(idx[:, 0]), distance(abbins.nearest_bin(ab, centres)))
+
+
+def test_prior_bias_is_log_rebalancing_and_zero_without_it():
+    counts = np.arange(1, len(abbins.bin_centres()) + 1, dtype=np.float64)
+    assert np.allclose(abbins.prior_bias(counts, 1.0), 0.0, atol=1e-6)
+    bias = abbins.prior_bias(counts, 0.5)
+    assert bias[0] > bias[-1]  # the rarest bin is favoured most
+    assert np.allclose(np.exp(bias), abbins.rebalance_weights(counts, 0.5), rtol=1e-5)
+
+
+def test_logit_bias_moves_the_decoded_color_toward_favoured_bins():
+    centres = abbins.bin_centres()
+    favoured = int(np.argmax(centres[:, 0]))  # the reddest bin
+    bias = np.zeros(len(centres), np.float32)
+    bias[favoured] = 5.0
+    lum = torch.full((1, 1, 32, 32), 50.0)
+    plain = create_model("unet_resnet18", head="bins").eval()
+    biased = create_model("unet_resnet18", head="bins", logit_bias=bias.tolist()).eval()
+    biased.load_state_dict(plain.state_dict())  # the bias is not a weight: same keys
+    with torch.no_grad():
+        assert (biased(lum)[:, 0] > plain(lum)[:, 0] + 1).all()
+    with pytest.raises(ValueError, match="logit_bias needs 255 values"):
+        create_model("unet_resnet18", head="bins", logit_bias=[0.0, 1.0])

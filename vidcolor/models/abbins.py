@@ -112,6 +112,14 @@ def rebalance_weights(counts: np.ndarray, lam: float = 0.5, sigma_bins: float = 
     return w.astype(np.float32)
 
 
+def prior_bias(counts: np.ndarray, lam: float) -> np.ndarray:
+    """``(Q,)`` logit bias that applies :func:`rebalance_weights` at inference: the log of the
+    weights (``lam`` = 1 gives zeros, no rebalancing). A classifier trained without weights
+    learns ``p(bin | x)``; one trained with weights ``w`` learns about ``p(bin | x) w(bin)``
+    renormalised, which is what adding ``log w`` to the logits gives."""
+    return np.log(rebalance_weights(counts, lam)).astype(np.float32)
+
+
 def annealed_mean(logits: Tensor, centres: Tensor, temperature: float = TEMPERATURE) -> Tensor:
     """Decode logits ``(N, Q, H, W)`` to ab ``(N, 2, H, W)``: the mean under softmax(logits / T)."""
     prob = torch.softmax(logits.float() / temperature, dim=1)

@@ -222,6 +222,11 @@ class UNet(nn.Module):
         head: "ab" regresses ab through tanh; "bins" predicts a distribution over quantized ab
             (Zhang et al. 2016, see :mod:`vidcolor.models.abbins`), decoded by annealed mean.
         temperature: annealed-mean temperature of the "bins" head.
+        logit_bias: ``Q`` values added to the bin logits before decoding, or ``None``. A
+            network trained without class rebalancing predicts calibrated probabilities whose
+            mode is too often a neutral bin; adding ``log`` of the rebalancing weights
+            (:func:`abbins.prior_bias`) applies the rebalancing at inference instead (logit
+            adjustment, Menon et al. 2021), with a strength chosen on validation images.
         ab_max: output bound in Lab units of the "ab" head. The ab gamut of sRGB (D65) spans about
             a in [-86, 98], b in [-108, 95], so 110 reaches every sRGB colour while
             ``tanh`` keeps predictions inside a plausible range.
@@ -232,6 +237,7 @@ class UNet(nn.Module):
 
     size_multiple = 32
     centres: Tensor  # (Q, 2) ab of the bins, a buffer
+    logit_bias: Tensor  # (Q,) added to the bin logits before decoding, a buffer
 
     def __init__(
         self,
@@ -245,6 +251,7 @@ class UNet(nn.Module):
         ab_max: float = 110.0,
         head: str = "ab",
         temperature: float = abbins.TEMPERATURE,
+        logit_bias: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         if encoder.in_chans != 1:
@@ -279,6 +286,10 @@ class UNet(nn.Module):
         self.head = conv_layer(widths[3] + 1, outputs, ks=1, act=False, bn=False, spectral=spectral)
         centres = torch.from_numpy(abbins.bin_centres())
         self.register_buffer("centres", centres, persistent=False)  # derived, not a weight
+        bias = torch.zeros(len(centres)) if logit_bias is None else torch.tensor(logit_bias)
+        if bias.shape != (len(centres),):
+            raise ValueError(f"logit_bias needs {len(centres)} values, got {tuple(bias.shape)}")
+        self.register_buffer("logit_bias", bias.float(), persistent=False)  # in arch_kwargs
 
     def forward(self, lum: Tensor) -> Tensor:
         """Predict ab from L.
@@ -292,7 +303,8 @@ class UNet(nn.Module):
         """
         raw = self.head_output(lum)
         if self.head_kind == "bins":
-            return abbins.annealed_mean(raw, self.centres, self.temperature)
+            biased = raw + self.logit_bias[:, None, None].to(raw.dtype)
+            return abbins.annealed_mean(biased, self.centres, self.temperature)
         return self.ab_max * torch.tanh(raw)
 
     def head_output(self, lum: Tensor) -> Tensor:
