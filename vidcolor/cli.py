@@ -38,7 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=["auto", "cpu", "cuda"])
     run.add_argument("--render-factor", type=int, help="network input long side / 16")
     run.add_argument("--codec", choices=["h264", "ffv1", "prores"])
-    run.add_argument("--weights", help="weights file (.safetensors)")
+    run.add_argument(
+        "--weights",
+        help="a .safetensors file, or a shipped or installed name (vidcolor weights list)",
+    )
     run.add_argument("--address", help="existing Ray cluster: auto, HOST:PORT or ray://HOST:10001")
     run.add_argument("--stream", type=int, help="index of the video stream to colorize")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -72,6 +75,16 @@ def _parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="write a generated gray sample film to try vidcolor on")
     sample.add_argument("output", type=Path)
+
+    weights = sub.add_parser("weights", help="import DeOldify's weights; list what is installed")
+    weights_sub = weights.add_subparsers(dest="weights_command", required=True)
+    imp = weights_sub.add_parser("import", help="install a DeOldify *_gen.pth checkpoint")
+    imp.add_argument("checkpoint", type=Path, help="e.g. ColorizeArtistic_gen.pth")
+    imp.add_argument("--name", help="name to install under (default: deoldify-ARCH)")
+    imp.add_argument("--arch", choices=["artistic", "stable", "video"],
+                     help="default: from the keys; stable vs video from the file name")  # fmt: skip
+    imp.add_argument("--overwrite", action="store_true", help="replace weights of that name")
+    weights_sub.add_parser("list", help="show shipped and installed weights")
     return parser
 
 
@@ -174,6 +187,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_weights(args: argparse.Namespace) -> int:
+    from vidcolor.models import manage
+
+    if args.weights_command == "list":
+        print(manage.weights_listing())
+        return 0
+    done = manage.import_checkpoint(
+        args.checkpoint, name=args.name, arch=args.arch, overwrite=args.overwrite
+    )
+    print(f"installed {done.name} ({done.arch}, from {done.source}) at {done.path}")
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from vidcolor.sample import write_sample
 
@@ -191,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sample": _cmd_sample,
         "train": _cmd_train,
         "eval": _cmd_eval,
+        "weights": _cmd_weights,
     }
     started = time.monotonic()
     try:

@@ -1,4 +1,11 @@
-"""The Colorizer: owns the network and its device, turns batches of lightness into ab."""
+"""The Colorizer: owns the network and its device, turns batches of lightness into ab.
+
+Two kinds of network sit behind it. Native models take Lab L and return ab at an aspect-keeping
+render size. DeOldify's generators (imported with ``vidcolor weights import``) take gray RGB at a
+square of ``16 * render_factor`` and return RGB; :class:`DeOldifyAb` gives them the native
+interface, and :meth:`Colorizer.render_size` says which size the network wants. Either way only
+ab leaves this module: the worker upsamples it to the frame and merges it with the source luma.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,13 @@ from fractions import Fraction
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 
+from vidcolor import color
 from vidcolor.config import ModelConfig
 from vidcolor.errors import ConfigError
 from vidcolor.models import create_model, load_weights
+from vidcolor.models.deoldify import DeOldifyGenerator, gray_to_input
 from vidcolor.models.shipped import resolve_weights
 
 _MULTIPLE = 32  # the U-Net halves the size five times
@@ -40,6 +50,28 @@ def render_size(width: int, height: int, sar: Fraction, render_factor: int) -> t
     return snap(display_w * scale), snap(height * scale)
 
 
+class DeOldifyAb(nn.Module):
+    """A DeOldify generator behind the native interface: Lab L in, Lab ab out.
+
+    DeOldify's conventions inside: L is turned back into the gray it was made from (the frame's
+    luma in [0, 1], of which L is the sRGB lightness: ``color.gray_to_lightness``), copied to
+    three channels and ImageNet-normalised (:func:`~vidcolor.models.deoldify.gray_to_input`). The
+    generator's RGB (-0.27 .. 1.17, unclamped) is clamped to [0, 1] like any image, and only its
+    Lab ab is returned: its own lightness is dropped, as DeOldify drops its luma.
+    """
+
+    def __init__(self, generator: DeOldifyGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, lightness: Tensor) -> Tensor:
+        """Map L ``(N, 1, H, W)`` in [0, 100], H and W even, to ab ``(N, 2, H, W)``."""
+        neutral = torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1)
+        gray = color.lab_to_rgb(neutral)[:, :1]  # a = b = 0: R = G = B = the gray
+        rgb = self.generator(gray_to_input(gray))
+        return color.rgb_to_lab(rgb.clamp(0.0, 1.0))[:, 1:]
+
+
 class Colorizer:
     """Predicts Lab ab for batches of frames.
 
@@ -51,6 +83,7 @@ class Colorizer:
     def __init__(self, cfg: ModelConfig) -> None:
         self.device = resolve_device(cfg.device)
         self.batch_size = cfg.batch_size
+        self.render_factor = cfg.render_factor
         if cfg.weights:
             path, sha256 = resolve_weights(cfg.weights)
             model, info = load_weights(path, expected_sha256=sha256, device="cpu")
@@ -64,18 +97,32 @@ class Colorizer:
                 model = create_model(cfg.arch)
             self.description = f"{cfg.arch}, UNTRAINED (no weights configured)"
             self.trained = False
+        if isinstance(model, DeOldifyGenerator):
+            model = DeOldifyAb(model)
+        self.square = isinstance(model, DeOldifyAb)  # DeOldify stretches frames to a square
         # channels_last: oneDNN's and cuDNN's fast convolution layout (0.30 vs 0.41 s per frame
         # at 320x256 on 2 CPU cores, measured here).
         model = model.to(self.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.model = model.eval()
         self._warmed: set[tuple[int, ...]] = set()
 
+    def render_size(self, width: int, height: int, sar: Fraction) -> tuple[int, int]:
+        """The (width, height) this network sees frames of a stored size and aspect ratio at.
+
+        Native models: :func:`render_size` at the configured render factor. DeOldify: a square
+        of ``16 * render_factor`` whatever the aspect ratio, as DeOldify stretches every frame.
+        """
+        if self.square:
+            return 16 * self.render_factor, 16 * self.render_factor
+        return render_size(width, height, sar, self.render_factor)
+
     @torch.inference_mode()
     def predict(self, lightness: np.ndarray) -> np.ndarray:
         """Predicts ab for frames given as lightness.
 
         Args:
-            lightness: ``(N, H, W)`` float32 Lab L in [0, 100]; H and W multiples of 32.
+            lightness: ``(N, H, W)`` float32 Lab L in [0, 100] at a size from
+                :meth:`render_size` (native models: multiples of 32; DeOldify: even).
 
         Returns:
             ``(N, 2, H, W)`` float32 ab in Lab units.

@@ -22,7 +22,6 @@ import ray
 
 from vidcolor import assemble as asm
 from vidcolor.chunks import Chunk, plan_chunks
-from vidcolor.colorize import render_size
 from vidcolor.config import Config
 from vidcolor.encode import CODEC_CONTAINERS, plan_encode
 from vidcolor.errors import OutputError, VidcolorError
@@ -77,12 +76,9 @@ def run(
         (on_note or log.warning)(note)
     halo = config.smooth.radius if config.smooth.mode != "off" else 0
     chunks = plan_chunks(info.video.frame_count, config.chunks.size, halo)
-    render = render_size(
-        info.video.width, info.video.height, info.video.sar, config.model.render_factor
-    )
     work_dir = Path(tempfile.mkdtemp(prefix=".vidcolor-work-", dir=plan.path.parent))
     try:
-        job = Job(info=info, spec=spec, render=render, work_dir=str(work_dir))
+        job = Job(info=info, spec=spec, work_dir=str(work_dir))
         with ray_session(config) as total_cpus:
             workers, share = _worker_shape(config, total_cpus, len(chunks))
             model, results = _colorize(job, chunks, config, workers, share, on_progress)

@@ -36,7 +36,6 @@ class Job:
 
     info: VideoInfo
     spec: EncodeSpec
-    render: tuple[int, int]  # (width, height) the network sees
     work_dir: str
 
 
@@ -79,7 +78,9 @@ class ChunkWorker:
         """Colorizes ``chunk`` into its segment file and returns where it is."""
         began = time.monotonic()
         path = segment_path(job.work_dir, chunk.index, job.spec.container)
-        state = _ChunkState(job, chunk, self.config)
+        video = job.info.video
+        render = self.colorizer.render_size(video.width, video.height, video.sar)
+        state = _ChunkState(job, chunk, self.config, render)
         frames = read_frames(
             job.info, chunk.read_start, chunk.read_stop, backend=self.config.decode.backend
         )
@@ -105,9 +106,9 @@ class ChunkWorker:
 class _ChunkState:
     """Per-chunk bookkeeping between decode and encode: luma waiting for its chroma."""
 
-    def __init__(self, job: Job, chunk: Chunk, config: Config) -> None:
+    def __init__(self, job: Job, chunk: Chunk, config: Config, render: tuple[int, int]) -> None:
         video = job.info.video
-        self.job, self.chunk = job, chunk
+        self.job, self.chunk, self.render = job, chunk, render
         self.full_range = video.color_range == "pc"
         self.matrix = color.matrix_for(video.color_space, video.height)
         radius = config.smooth.radius if config.smooth.mode == "window" else 0
@@ -121,7 +122,7 @@ class _ChunkState:
         """The network's input for a frame: Lab L at render size, ``(h, w)`` float32."""
         unit = color.luma_to_unit(frame.luma, self.job.info.video.bit_depth, self.full_range)
         self._units[frame.index] = unit
-        small = cv2.resize(unit, self.job.render, interpolation=cv2.INTER_AREA)
+        small = cv2.resize(unit, self.render, interpolation=cv2.INTER_AREA)
         return color.gray_to_lightness(torch.from_numpy(small)).numpy()
 
     def push(self, frame: Frame, ab: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:

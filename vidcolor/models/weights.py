@@ -1,8 +1,8 @@
 """Save and load model weights as safetensors with the architecture in the metadata.
 
 A weights file is self-describing: its string metadata holds ``format`` ("vidcolor-weights"),
-``version`` ("1"), ``arch`` (a :func:`~vidcolor.models.registry.list_models` name),
-``arch_kwargs`` (JSON keyword arguments of ``create_model``) and ``render_factor``, plus any
+``version`` ("1"), ``arch`` (a ``list_models(compat=True)`` name),
+``arch_kwargs`` (JSON keyword arguments of ``build_model``) and ``render_factor``, plus any
 extra strings. safetensors holds raw tensors only, so loading never runs code from the file
 (unlike ``torch.load``'s pickle). Every failure is a one-line :class:`WeightsError` that names
 the file and what to do.
@@ -23,9 +23,17 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from vidcolor.errors import WeightsError
-from vidcolor.models.registry import create_model, list_models
+from vidcolor.models.registry import build_model, list_models
 
-__all__ = ["FORMAT", "VERSION", "WeightsInfo", "file_sha256", "load_weights", "save_weights"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "WeightsInfo",
+    "file_sha256",
+    "load_weights",
+    "read_metadata",
+    "save_weights",
+]
 
 FORMAT = "vidcolor-weights"
 VERSION = "1"
@@ -39,8 +47,8 @@ class WeightsInfo:
 
     Attributes:
         path: the file that was loaded.
-        arch: model name passed to ``create_model``.
-        arch_kwargs: keyword arguments passed to ``create_model``.
+        arch: model name passed to ``build_model``.
+        arch_kwargs: keyword arguments passed to ``build_model``.
         render_factor: the render factor the weights were trained for.
         sha256: hex digest of the whole file.
         metadata: every metadata string, extra keys included.
@@ -80,10 +88,10 @@ def save_weights(
     The file is written beside ``path`` and renamed, so a crash never leaves half a file.
 
     Args:
-        model: the model, as built by ``create_model(arch, **arch_kwargs)``.
+        model: the model, as built by ``build_model(arch, **arch_kwargs)``.
         path: destination file.
-        arch: model name, one of ``list_models()``.
-        arch_kwargs: JSON-serialisable keyword arguments of ``create_model``.
+        arch: model name, one of ``list_models(compat=True)``.
+        arch_kwargs: JSON-serialisable keyword arguments of ``build_model``.
         render_factor: render factor the weights were trained for.
         extra: additional metadata strings (e.g. training data, licence).
         dtype: storage type of floating-point tensors.
@@ -91,8 +99,9 @@ def save_weights(
     Raises:
         ValueError: unknown ``arch`` or an ``extra`` key that shadows a reserved one.
     """
-    if arch not in list_models():
-        raise ValueError(f"unknown arch {arch!r}; known: {', '.join(list_models())}")
+    known = list_models(compat=True)
+    if arch not in known:
+        raise ValueError(f"unknown arch {arch!r}; known: {', '.join(known)}")
     clash = sorted(set(extra or {}) & set(_REQUIRED))
     if clash:
         raise ValueError(f"extra metadata may not set reserved keys {clash}")
@@ -170,6 +179,20 @@ def _checked_sha256(path: Path, expected: str | None) -> str:
     return actual
 
 
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The metadata strings of a safetensors file, read from its header alone (no tensors).
+
+    Raises:
+        WeightsError: the file is missing or not a safetensors file.
+    """
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError) as e:
+        reason = " ".join(str(e).split())
+        raise WeightsError(f"{path} is not a readable safetensors file ({reason})") from e
+
+
 def _read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, Tensor]]:
     """Metadata and all tensors of a safetensors file, on the CPU."""
     try:
@@ -210,14 +233,15 @@ def _parse_metadata(path: Path, metadata: dict[str, str]) -> tuple[str, dict[str
 
 
 def _build(path: Path, arch: str, arch_kwargs: dict[str, Any]) -> nn.Module:
-    """``create_model(arch, **arch_kwargs)``, failures reported against ``path``."""
-    if arch not in list_models():
+    """``build_model(arch, **arch_kwargs)``, failures reported against ``path``."""
+    known = list_models(compat=True)
+    if arch not in known:
         raise WeightsError(
-            f"{path} is for unknown arch {arch!r} (known: {', '.join(list_models())}); "
+            f"{path} is for unknown arch {arch!r} (known: {', '.join(known)}); "
             "upgrade vidcolor or use other weights"
         )
     try:
-        return create_model(arch, **arch_kwargs)
+        return build_model(arch, **arch_kwargs)
     except (TypeError, ValueError) as e:
         raise WeightsError(
             f"{path}: cannot build {arch} with arch_kwargs {json.dumps(arch_kwargs)} ({e}); "
