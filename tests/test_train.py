@@ -112,3 +112,18 @@ def test_progress_bar_counts_rate_from_where_it_resumed():
     bar.update(100, 200, "loss 1.0")
     assert "100/200 steps" in stream.getvalue() and "steps/s" in stream.getvalue()
     assert "ETA ?" in stream.getvalue() and "loss 1.0" in stream.getvalue()
+
+
+def test_until_stops_early_and_the_same_run_continues_exactly(tmp_path, images):
+    torch.set_num_threads(1)
+    straight = Trainer(TINY, [images], tmp_path / "a")
+    straight.run()
+    stopped = Trainer(TINY, [images], tmp_path / "b")
+    stopped.run(until=3)
+    assert stopped.step == 3
+    continued = Trainer(TINY, [images], tmp_path / "b")
+    assert continued.step == 3
+    continued.run()
+    for (name, a), (_, b) in zip(straight.model.state_dict().items(),
+                                 continued.model.state_dict().items(), strict=True):  # fmt: skip
+        assert torch.equal(a, b), name

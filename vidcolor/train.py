@@ -228,22 +228,28 @@ class Trainer:
         self.step += 1
         return float(loss.detach())
 
-    def run(self, on_step: Callable[[int, int, float], None] | None = None) -> None:
+    def run(
+        self, on_step: Callable[[int, int, float], None] | None = None, until: int | None = None
+    ) -> None:
         """Trains to ``cfg.steps``; ``on_step(step, steps, mean recent loss)`` after each step.
 
-        The loss averaged over each 20 steps goes into ``history`` (kept in the checkpoint).
+        ``until`` stops (with a checkpoint) at that step instead, without changing the recipe:
+        the learning-rate schedule still runs to ``cfg.steps``, and the same command without
+        ``until`` continues exactly where this one stopped. The loss averaged over each 20
+        steps goes into ``history`` (kept in the checkpoint).
         """
         self.model.train()
         data = batches(self.images, self.cfg, self.rng)
         recent: list[float] = []
-        while self.step < self.cfg.steps:
+        stop = self.cfg.steps if until is None else min(until, self.cfg.steps)
+        while self.step < stop:
             recent.append(self.train_step(*next(data)))
             if on_step is not None:
                 on_step(self.step, self.cfg.steps, float(np.mean(recent)))
             if self.step % 20 == 0 or self.step == self.cfg.steps:
                 self.history.append({"step": self.step, "loss": float(np.mean(recent))})
                 recent = []
-            if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+            if self.step % self.cfg.checkpoint_every == 0 or self.step == stop:
                 self.save_checkpoint()
 
     def export(self, path: Path, extra: dict[str, str] | None = None) -> None:
