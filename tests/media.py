@@ -29,6 +29,7 @@ import numpy as np
 
 CONTAINERS = (".mp4", ".mkv", ".mov", ".webm", ".m4a", ".mka")
 PATTERNS = ("moving", "cut")
+SCENES = 3  # looks luma_pattern can draw
 CODE_BITS = 16  # frame index code: 16 blocks -> up to 65535 distinguishable frames
 CODE_ROWS = 16  # height of the code strip in pixels
 VFR_EVERY = 5  # with vfr=True every 5th frame lasts two ticks
@@ -57,6 +58,8 @@ class ClipSpec:
             :func:`frame_ticks`).
         pattern: ``"moving"`` (one scene) or ``"cut"`` (a hard cut to a different scene).
         cut_at: First frame of the second scene; defaults to ``frames // 2``.
+        scenes: The :func:`luma_pattern` scenes before and after the cut: two clips that
+            differ only in the first keep identical frames from the cut on.
         chroma: Paint colour gradients into U and V instead of leaving them neutral.
         rotation: Counter-clockwise display rotation written as a display matrix.
         sar: Sample aspect ratio written to the codec context (MKV keeps it only if the
@@ -81,6 +84,7 @@ class ClipSpec:
     vfr: bool = False
     pattern: str = "moving"
     cut_at: int | None = None
+    scenes: tuple[int, int] = (0, 1)
     chroma: bool = False
     rotation: int = 0
     sar: Fraction | None = None
@@ -100,6 +104,8 @@ class ClipSpec:
             raise ValueError(f"frames must be in 1..{2**CODE_BITS - 1}, got {self.frames}")
         if self.pattern not in PATTERNS:
             raise ValueError(f"pattern must be one of {PATTERNS}, got {self.pattern!r}")
+        if not set(self.scenes) <= set(range(SCENES)):
+            raise ValueError(f"scenes must be in 0..{SCENES - 1}, got {self.scenes}")
         if self.channels not in (1, 2):
             raise ValueError(f"channels must be 1 or 2, got {self.channels}")
         pinned = self.bit_depth is not None and self.pix_fmt is not None
@@ -175,10 +181,12 @@ def luma_pattern(
     if scene == 0:  # diagonal ramp drifting right, bright vertical bar
         luma = 48 + ((x + y - index) % 64) * 2
         luma[:, (2 * index) % width : (2 * index) % width + 6] = 230
-    else:  # horizontal ramp drifting left, dark horizontal bar: nothing like scene 0
+    elif scene == 1:  # horizontal ramp drifting left, dark horizontal bar: nothing like scene 0
         luma = 200 - ((2 * x + 2 * index) % 96)
         bar = CODE_ROWS + index % (height - CODE_ROWS - 4)
         luma[bar : bar + 4, :] = 24
+    else:  # checkerboard of 12 px squares drifting down: nothing like scenes 0 and 1
+        luma = np.where(((y - index) // 12 + x // 12) % 2 == 0, 60, 190)
     block = width // CODE_BITS
     for bit in range(CODE_BITS):
         luma[:CODE_ROWS, bit * block : (bit + 1) * block] = _HI if index >> bit & 1 else _LO
@@ -192,7 +200,7 @@ def luma_pattern(
 def clip_luma(spec: ClipSpec, index: int) -> np.ndarray:
     """The Y plane :func:`make_clip` feeds the encoder for frame ``index`` of ``spec``."""
     cut = spec.cut
-    scene = int(cut is not None and index >= cut)
+    scene = spec.scenes[int(cut is not None and index >= cut)]
     return luma_pattern(index, spec.size, bit_depth=spec.depth, scene=scene)
 
 

@@ -10,7 +10,7 @@ from media import make_clip
 
 from vidcolor import evaluate, metrics
 from vidcolor.colorize import Colorizer
-from vidcolor.config import ModelConfig
+from vidcolor.config import ModelConfig, SmoothConfig
 from vidcolor.errors import InputError
 
 RENDER_FACTOR = 4  # the network sees 64 px on the long side: fast on CPU
@@ -156,6 +156,45 @@ def test_evaluate_video(colorizer, tmp_path):
     assert methods["mean_ab"]["colorfulness"] < 0.5
     # 3 frames of 96x64 shown at 4:3 sample aspect: tiles 128 * 160 / 64 = 320 px wide.
     assert cv2.imread(str(sheet)).shape == (3 * 160, 3 * 320, 3)
+    # Scored as a video too: ours smoothed as configured, temporal metrics for every method.
+    assert report["smooth"]["mode"] == SmoothConfig().mode
+    assert report["smooth"]["cuts"] == []
+    for scores in [*methods.values(), report["truth"]]:
+        assert {"warp_error", "warp_error_ab", "cdc"} <= set(scores)
+        assert all(math.isfinite(scores[k]) for k in ("warp_error", "warp_error_ab", "cdc"))
+    assert methods["gray"]["warp_error_ab"] == pytest.approx(0.0, abs=1e-6)
+    assert report["timing"]["predict_per_frame"] > 0
+    assert report["timing"]["smooth_per_frame"] >= 0
+
+
+def test_evaluate_video_smooths_ours_and_stops_at_cuts(colorizer, tmp_path):
+    clip = make_clip(
+        tmp_path / "cut.mkv", codec="ffv1", frames=12, size=(96, 64), chroma=True,
+        pattern="cut", cut_at=6,
+    )  # fmt: skip
+    common = {"render_factor": RENDER_FACTOR, "mean_ab": (0.0, 0.0)}
+    off = evaluate.evaluate_video(colorizer, clip, smooth=SmoothConfig(mode="off"), **common)
+    flow = evaluate.evaluate_video(colorizer, clip, smooth=SmoothConfig(mode="flow"), **common)
+    listed = SmoothConfig(mode="off", cuts="2", detect_cuts=False)
+    only = evaluate.evaluate_video(colorizer, clip, smooth=listed, **common)
+    assert off["smooth"]["cuts"] == flow["smooth"]["cuts"] == [6]
+    assert only["smooth"]["cuts"] == [2]
+    # Smoothing changes ours only; the baselines and the truth are scored alike.
+    for key in ("psnr_rgb", "warp_error", "cdc"):
+        assert off["methods"]["gray"][key] == flow["methods"]["gray"][key]
+        assert off["truth"].get(key) == flow["truth"].get(key)
+    assert off["methods"]["ours"]["warp_error"] != flow["methods"]["ours"]["warp_error"]
+    # A cut changes which pairs count, so the same frames score differently.
+    assert only["truth"]["warp_error"] != off["truth"]["warp_error"]
+
+
+def test_one_frame_video_has_no_temporal_scores(colorizer, tmp_path):
+    clip = make_clip(tmp_path / "one.mp4", frames=1, size=(96, 64), chroma=True)
+    report = evaluate.evaluate_video(colorizer, clip, render_factor=RENDER_FACTOR, mean_ab=(0, 0))
+    assert math.isnan(report["methods"]["ours"]["warp_error"])
+    path = tmp_path / "report.json"
+    evaluate.write_report(report, path)
+    assert json.loads(path.read_text())["methods"]["ours"]["cdc"] is None
 
 
 def test_write_report_is_strict_sorted_json(tmp_path):

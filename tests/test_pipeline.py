@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -109,16 +110,44 @@ def test_h264_luma_within_half_db_of_plain_reencode(tmp_path):
     assert ours_db >= plain_db - 0.5, (ours_db, plain_db)
 
 
-def test_identical_for_workers_and_chunk_sizes(tmp_path, bframe_clip):
-    one = colorize(
-        bframe_clip, tmp_path / "one.mkv", "encode.codec=ffv1", "run.workers=1", "chunks.size=1000"
-    )
-    two = colorize(
-        bframe_clip, tmp_path / "two.mkv", "encode.codec=ffv1", "run.workers=2", "chunks.size=7"
-    )
+@pytest.mark.parametrize("mode", ["flow", "window"])
+def test_identical_for_workers_and_chunk_sizes(tmp_path, bframe_clip, mode):
+    common = ("encode.codec=ffv1", f"smooth.mode={mode}")
+    one = colorize(bframe_clip, tmp_path / "one.mkv", *common, "run.workers=1", "chunks.size=1000")
+    two = colorize(bframe_clip, tmp_path / "two.mkv", *common, "run.workers=2", "chunks.size=7")
     a, b = decode_planes(one), decode_planes(two)
     assert len(a) == len(b) == 100
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_smoothing_stops_at_a_cut(tmp_path):
+    # Two lossless clips whose frames differ only before the cut, which falls on a chunk start
+    # (chunks of 7): from the cut on, their colorized frames must be bit-identical.
+    spec = ClipSpec(codec="ffv1", frames=24, pattern="cut", cut_at=14)
+    other_start = dataclasses.replace(spec, scenes=(2, 1))
+    clips = [make_clip(tmp_path / "a.mkv", spec), make_clip(tmp_path / "b.mkv", other_start)]
+    decoded = {}
+    for detect in ("true", "false"):
+        for clip in clips:
+            config = load_config(
+                None, [*FAST, "encode.codec=ffv1", "chunks.size=7", f"smooth.detect_cuts={detect}"]
+            )
+            summary = run(clip, tmp_path / f"{clip.stem}_{detect}.mkv", config)
+            assert summary.cuts == ((14,) if detect == "true" else ())
+            decoded[clip.stem, detect] = decode_planes(summary.output)
+    a, b = decoded["a", "true"], decoded["b", "true"]
+    assert all(np.array_equal(x, y) for x, y in zip(a[14:], b[14:], strict=True))
+    assert not np.array_equal(a[13], b[13])
+    # The test can fail: with detection off, the first frames after the cut take color from
+    # the different frames before it.
+    assert not np.array_equal(decoded["a", "false"][14], decoded["b", "false"][14])
+
+
+def test_listed_and_detected_cuts_are_reported(tmp_path, cut_clip):
+    listed = tmp_path / "cuts.txt"
+    listed.write_text("# a cut the detector cannot see\n5\n")
+    config = load_config(None, [*FAST, f"smooth.cuts={listed}", "chunks.size=20"])
+    assert run(cut_clip, tmp_path / "listed.mp4", config).cuts == (5, 30)
 
 
 def test_variable_frame_rate_keeps_every_timestamp(tmp_path, vfr_clip):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -44,8 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--address", help="existing Ray cluster: auto, HOST:PORT or ray://HOST:10001")
     run.add_argument("--stream", type=int, help="index of the video stream to colorize")
+    _add_cut_arguments(run)
     run.add_argument("--overwrite", action="store_true", help="replace an existing output")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.add_argument("-v", "--verbose", action="store_true", help="also print the scene cuts")
 
     probe = sub.add_parser("probe", help="show what vidcolor sees in a file")
     probe.add_argument("input", type=Path)
@@ -56,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt")
     train.add_argument("--export", type=Path, help="write the trained weights here at the end")
     train.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    train.add_argument("--until", type=int, help="stop at this step (the schedule still "
+                       "runs to --steps; run again without it to continue)")  # fmt: skip
     for name, kind in (("arch", str), ("loss", str), ("crop", int), ("batch-size", int),
                        ("steps", int), ("lr", float), ("seed", int), ("render-factor", int),
                        ("checkpoint-every", int), ("warmup", int), ("rebalance", float),
@@ -70,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--render-factor", type=int)
     ev.add_argument("--mean-ab-from", type=Path, help="training images for the mean-ab baseline")
     ev.add_argument("--limit", type=int, help="score only the first N images or frames")
+    _add_cut_arguments(ev)
     ev.add_argument("--report", type=Path, required=True, help="JSON report to write")
     ev.add_argument("--sheet", type=Path, help="contact sheet PNG (gray | ours | truth)")
 
@@ -88,6 +94,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_cut_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cuts",
+        metavar="FRAMES|FILE",
+        help="frames that start a new shot, e.g. 120,455, or a file with one per line "
+        "(smoothing never mixes frames across a cut)",
+    )
+    parser.add_argument(
+        "--cuts-only", action="store_true", help="no cut detection: only the --cuts frames"
+    )
+
+
 def _overrides(args: argparse.Namespace) -> list[str]:
     flags = {
         "workers": "run.workers",
@@ -96,8 +114,11 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         "codec": "encode.codec",
         "weights": "model.weights",
         "address": "run.address",
+        "cuts": "smooth.cuts",
     }
     out = list(args.set)
+    if args.cuts_only:
+        out.append("smooth.detect_cuts=false")
     for attr, key in flags.items():
         value = getattr(args, attr)
         if value is not None:
@@ -128,7 +149,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"({summary.fps:.2f} fps, {summary.workers} worker(s), {summary.chunks} chunk(s); "
         f"model: {summary.model})"
     )
+    if args.verbose:
+        print(_cuts_line(summary.cuts))
     return 0
+
+
+def _cuts_line(cuts: Sequence[int] | None) -> str:
+    if cuts is None:
+        return "scene cuts: not looked for (smoothing is off)"
+    frames = ", ".join(map(str, cuts)) or "none"
+    return f"scene cuts at frames: {frames} ({len(cuts) + 1} shot(s))"
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
@@ -151,7 +181,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if trainer.step:
         print(f"resuming from {trainer.checkpoint_path} at step {trainer.step}", flush=True)
     bar = ProgressBar(sys.stderr, interval=30.0, unit="steps", initial=trainer.step)
-    trainer.run(on_step=lambda step, steps, loss: bar.update(step, steps, f"loss {loss:.4f}"))
+    trainer.run(on_step=lambda step, steps, loss: bar.update(step, steps, f"loss {loss:.4f}"),
+                until=args.until)  # fmt: skip
     bar.close()
     if args.export:
         trainer.export(args.export)
@@ -173,18 +204,33 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.source.is_dir():
         report = evaluate.evaluate_images(colorizer, args.source, limit=args.limit, **common)
     else:
-        report = evaluate.evaluate_video(colorizer, args.source, max_frames=args.limit, **common)
+        report = evaluate.evaluate_video(
+            colorizer, args.source, max_frames=args.limit, smooth=config.smooth, **common
+        )
     evaluate.write_report(report, args.report)
     for method, scores in report["methods"].items():
         print(
             f"{method:8s} PSNR {scores['psnr_rgb']:.2f} dB  PSNR-ab {scores['psnr_ab']:.2f} dB  "
             f"CF {scores['colorfulness']:.1f}  dCF {scores['delta_colorfulness']:.1f}"
+            + _temporal(scores)
         )
     print(
-        f"truth    CF {report['truth']['colorfulness']:.1f}  ({report['count']} pictures; "
-        f"model: {colorizer.description})"
+        f"truth    CF {report['truth']['colorfulness']:.1f}{_temporal(report['truth'])}  "
+        f"({report['count']} pictures; model: {colorizer.description})"
     )
+    if "smooth" in report:
+        print(f"ours smoothed: {report['smooth']['mode']}; {_cuts_line(report['smooth']['cuts'])}")
     return 0
+
+
+def _temporal(scores: dict[str, float]) -> str:
+    """Warp error (RGB x 1000, and ab) and CDC of a video report's entry; empty for images."""
+    if "warp_error" not in scores:
+        return ""
+    we, we_ab, cdc = (scores[k] for k in ("warp_error", "warp_error_ab", "cdc"))
+    if not all(map(math.isfinite, (we, we_ab, cdc))):
+        return "  (no two frames in a shot: no temporal scores)"
+    return f"  WE {1000 * we:.3f}e-3  WE-ab {we_ab:.3f}  CDC {cdc:.5f}"
 
 
 def _cmd_weights(args: argparse.Namespace) -> int:

@@ -41,11 +41,14 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class SmoothConfig:
-    """Temporal smoothing of the predicted chroma."""
+    """Temporal smoothing of the predicted chroma, and the scene cuts it stops at."""
 
-    mode: str = _choice("window", "window", "off")
-    radius: int = _range(3, 0, 32)
+    mode: str = _choice("flow", "flow", "window", "off")
+    radius: int = _range(4, 0, 32)
+    luma_tolerance: float = _range(24.0, 0.1, 100.0)
     cut_threshold: float = _range(0.15, 0.0, 1.0)
+    detect_cuts: bool = True
+    cuts: str | int | None = None
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,21 @@ Two baselines from the same run give the numbers a scale: ``gray`` (ab = 0: the 
 itself) and ``mean_ab`` (one constant ab, the training set's mean color, which a network that
 learned only the average would output). A model earns its keep by beating both.
 
+A video is also scored as a video: ours is smoothed as the pipeline smooths it (``smooth``
+config, scene cuts included), and every method, the truth too, gets warp error and CDC
+(:class:`~vidcolor.metrics.TemporalScores`). A gray or frozen video scores well on those, so
+they are reported next to colorfulness and PSNR, never alone.
+
 Works with any built Colorizer, trained or not; nothing here knows about the CLI.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
+import time
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -28,8 +35,11 @@ import torch.nn.functional as F
 
 from vidcolor import color, metrics
 from vidcolor.colorize import Colorizer, render_size
+from vidcolor.config import SmoothConfig
+from vidcolor.cuts import CutDetector, listed_cuts
 from vidcolor.errors import DecodeError, InputError, OutputError
 from vidcolor.probe import probe
+from vidcolor.smooth import Smoother
 
 METHODS = ("ours", "gray", "mean_ab")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -39,6 +49,7 @@ _SHEET_COLUMNS = ("gray", "ours", "truth")
 _BT601 = np.array([0.299, 0.587, 0.114], np.float32)  # luma weights of SD video and JPEG
 
 Row = dict[str, Any]
+Item = tuple[Row, np.ndarray, dict[str, np.ndarray]]  # (label, truth, output per method)
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -163,32 +174,39 @@ class _Setup:
     sar: Fraction = Fraction(1)
 
 
-def _outputs(setup: _Setup, truths: Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:
-    """Every method's ``(H, W, 3)`` uint8 output for each truth."""
-    grays = [to_gray(t) for t in truths]
-    predicted = _predict_ab(setup.colorizer, grays, setup.render_factor, setup.sar)
+def _method_outputs(setup: _Setup, gray: np.ndarray, ab: np.ndarray) -> dict[str, np.ndarray]:
+    """Every method's ``(H, W, 3)`` uint8 output for one gray picture and our ab."""
     constant = np.asarray(setup.mean_ab, np.float32).reshape(2, 1, 1)
     # The gray baseline (ab = 0) is the gray picture itself: going through lab_to_rgb would give
     # the same colors but could split R, G and B by a rounding level, so CF would not be 0.
-    return [
-        {
-            "ours": merge_gray_ab(gray, ab),
-            "gray": np.repeat(_to_uint8(gray)[..., None], 3, axis=2),
-            "mean_ab": merge_gray_ab(gray, constant),
-        }
-        for gray, ab in zip(grays, predicted, strict=True)
-    ]
+    return {
+        "ours": merge_gray_ab(gray, ab),
+        "gray": np.repeat(_to_uint8(gray)[..., None], 3, axis=2),
+        "mean_ab": merge_gray_ab(gray, constant),
+    }
 
 
-def _score(outputs: dict[str, np.ndarray], truth: np.ndarray) -> Row:
-    """Per-method PSNR RGB, PSNR ab and colorfulness of one picture, plus the truth's CF."""
-    truth_unit, truth_lab = truth / 255.0, _lab(truth)
+def _image_items(setup: _Setup, pictures: Iterable[tuple[Row, np.ndarray]]) -> Iterator[Item]:
+    """Each (label, truth) picture with every method's output, batch by batch."""
+    for batch in _batches(pictures, setup.colorizer.batch_size):
+        grays = [to_gray(truth) for _, truth in batch]
+        predicted = _predict_ab(setup.colorizer, grays, setup.render_factor, setup.sar)
+        for (label, truth), gray, ab in zip(batch, grays, predicted, strict=True):
+            yield label, truth, _method_outputs(setup, gray, ab)
+
+
+def _score(outputs: dict[str, np.ndarray], truth: np.ndarray, labs: dict[str, np.ndarray]) -> Row:
+    """Per-method PSNR RGB, PSNR ab and colorfulness of one picture, plus the truth's CF.
+
+    ``labs`` holds the Lab of every output and of ``"truth"``.
+    """
+    truth_unit = truth / 255.0
     row: Row = {"truth": {"colorfulness": metrics.colorfulness(truth_unit)}}
     for method in METHODS:
         out = outputs[method]
         row[method] = {
             "psnr_rgb": metrics.psnr_rgb(out / 255.0, truth_unit),
-            "psnr_ab": metrics.psnr_ab(_lab(out), truth_lab),
+            "psnr_ab": metrics.psnr_ab(labs[method], labs["truth"]),
             "colorfulness": metrics.colorfulness(out / 255.0),
         }
     return row
@@ -246,19 +264,21 @@ def _evaluate(
     kind: str,
     source: str | Path,
     setup: _Setup,
-    pictures: Iterable[tuple[Row, np.ndarray]],
+    items: Iterable[Item],
     sheet: tuple[str | Path | None, Container[int]],
+    temporal: _Temporal | None = None,
 ) -> dict[str, Any]:
-    """Scores (label, truth) pictures batch by batch; ``sheet`` is (path, positions shown)."""
+    """Scores items in order; ``sheet`` is (path, positions shown); ``temporal`` sees them too."""
     (sheet_path, picks), colorizer = sheet, setup.colorizer
     rows: list[Row] = []
     tiles: list[np.ndarray] = []
-    for batch in _batches(pictures, colorizer.batch_size):
-        outputs = _outputs(setup, [truth for _, truth in batch])
-        for (label, truth), out in zip(batch, outputs, strict=True):
-            if sheet_path is not None and len(rows) in picks:
-                tiles.append(_sheet_row(out, truth, setup.sar))
-            rows.append({**label, **_score(out, truth)})
+    for label, truth, out in items:
+        if sheet_path is not None and len(rows) in picks:
+            tiles.append(_sheet_row(out, truth, setup.sar))
+        labs = {name: _lab(picture) for name, picture in {**out, "truth": truth}.items()}
+        rows.append({**label, **_score(out, truth, labs)})
+        if temporal is not None:
+            temporal.add(label["frame"], truth, out, labs)
     if not rows:
         raise InputError(f"{source}: nothing to score; check the input and the frame limit")
     return {
@@ -304,7 +324,8 @@ def evaluate_images(
     root = Path(folder)
     setup = _Setup(colorizer, render_factor, _pair(mean_ab))
     named = (({"name": p.relative_to(root).as_posix()}, read_rgb(p)) for p in _listed(root, limit))
-    return _evaluate("images", folder, setup, named, (sheet_path, range(sheet_rows)))
+    items = _image_items(setup, named)
+    return _evaluate("images", folder, setup, items, (sheet_path, range(sheet_rows)))
 
 
 def _video_frames(path: Path, stream_index: int, count: int) -> Iterator[np.ndarray]:
@@ -320,34 +341,108 @@ def _video_frames(path: Path, stream_index: int, count: int) -> Iterator[np.ndar
         raise DecodeError(f"{path}: cannot decode ({error}); the file may be damaged") from error
 
 
+class _Temporal:
+    """Every method's frames, and the truth's, fed in order to :class:`metrics.TemporalScores`."""
+
+    def __init__(self) -> None:
+        self.cuts: set[int] = set()  # frames that start a shot, filled in as they are found
+        self.scores = metrics.TemporalScores((*METHODS, "truth"))
+
+    def add(
+        self,
+        index: int,
+        truth: np.ndarray,
+        outputs: dict[str, np.ndarray],
+        labs: dict[str, np.ndarray],
+    ) -> None:
+        pictures = {**outputs, "truth": truth}
+        rgb = {name: picture / 255.0 for name, picture in pictures.items()}
+        ab = {name: labs[name][..., 1:] for name in pictures}
+        self.scores.add(to_gray(truth), rgb, ab, index in self.cuts)
+
+
+def _video_items(
+    setup: _Setup,
+    smooth: SmoothConfig,
+    frames: Iterable[tuple[Row, np.ndarray]],
+    temporal: _Temporal,
+    clock: dict[str, float],
+) -> Iterator[Item]:
+    """Each frame with every method's output, ours smoothed as the worker smooths it.
+
+    Adds the seconds spent predicting and smoothing (cut detection included) to ``clock``.
+    """
+    smoother = Smoother(smooth.mode, smooth.radius, smooth.luma_tolerance)
+    detector = CutDetector(smooth.cut_threshold, listed_cuts(smooth.cuts), smooth.detect_cuts)
+    waiting: dict[int, tuple[Row, np.ndarray, np.ndarray]] = {}
+
+    def finished(ready: list[tuple[int, np.ndarray]]) -> Iterator[Item]:
+        for index, ab in ready:
+            label, truth, gray = waiting.pop(index)
+            yield label, truth, _method_outputs(setup, gray, ab)
+
+    for batch in _batches(frames, setup.colorizer.batch_size):
+        grays = [to_gray(truth) for _, truth in batch]
+        render = render_size(grays[0].shape[1], grays[0].shape[0], setup.sar, setup.render_factor)
+        lightness = np.stack([render_lightness(g, render) for g in grays])
+        began = time.perf_counter()
+        predicted = setup.colorizer.predict(lightness)
+        clock["predict"] += time.perf_counter() - began
+        ready: list[tuple[int, np.ndarray]] = []
+        for (label, truth), gray, frame_l, ab in zip(
+            batch, grays, lightness, predicted, strict=True
+        ):
+            index, began = label["frame"], time.perf_counter()
+            if detector.is_cut(index, gray):
+                temporal.cuts.add(index)
+            waiting[index] = (label, truth, gray)
+            ready += smoother.push(index, ab, index in temporal.cuts, frame_l)
+            clock["smooth"] += time.perf_counter() - began
+        yield from finished(ready)
+    began = time.perf_counter()
+    ready = list(smoother.finish())
+    clock["smooth"] += time.perf_counter() - began
+    yield from finished(ready)
+
+
 def evaluate_video(
     colorizer: Colorizer,
     path: str | Path,
     *,
     render_factor: int,
     mean_ab: Sequence[float],
+    smooth: SmoothConfig | None = None,
     max_frames: int | None = None,
     sheet_path: str | Path | None = None,
     sheet_rows: int = SHEET_ROWS,
 ) -> dict[str, Any]:
     """Scores ``colorizer`` and both baselines on the frames of a color video turned gray.
 
-    Frames are scored one by one (no temporal smoothing: this measures the per-frame model)
-    and averaged. The video's sample aspect ratio sets the render size, as in the pipeline;
-    its rotation tag is ignored, which changes no metric.
+    Ours is smoothed over time as the pipeline does it (``smooth``, scene cuts included), then
+    every frame is scored and the scores averaged; the whole videos, the truth's too, also get
+    warp error (RGB, and Lab ab) and CDC, leaving out pairs of frames across a scene cut. The
+    video's sample aspect ratio sets the render size, as in the pipeline; its rotation tag is
+    ignored, which changes no metric.
 
     Args:
         colorizer: Any built Colorizer.
         path: A color video; its main video stream is used.
         render_factor: As in :func:`colorize_image`.
         mean_ab: (a, b) of the ``mean_ab`` baseline.
+        smooth: Temporal smoothing of ours; None: the configured default
+            (``SmoothConfig()``); ``mode="off"`` scores the per-frame model.
         max_frames: Score only the first ``max_frames`` frames.
         sheet_path: Where to write a PNG contact sheet, if anywhere.
         sheet_rows: Frames on the sheet, evenly spaced over the scored ones.
 
     Returns:
-        The report of :func:`evaluate_images`, with ``frame`` indices in ``items``.
+        The report of :func:`evaluate_images`, with ``frame`` indices in ``items``, and for
+        each method and ``truth`` also ``warp_error``, ``warp_error_ab`` and ``cdc`` (NaN with
+        fewer than two frames in a shot); ``smooth`` (the settings, and ``cuts``: the frames
+        found or listed that start a shot) and ``timing`` (seconds per frame predicting and
+        smoothing).
     """
+    smooth = SmoothConfig() if smooth is None else smooth
     info = probe(Path(path))
     count = info.video.frame_count
     count = count if max_frames is None else min(count, max_frames)
@@ -355,7 +450,15 @@ def evaluate_video(
     setup = _Setup(colorizer, render_factor, _pair(mean_ab), info.video.sar or Fraction(1))
     frames = enumerate(_video_frames(info.path, info.video.index, count))
     numbered = (({"frame": i}, rgb) for i, rgb in frames)
-    return _evaluate("video", path, setup, numbered, (sheet_path, picks))
+    temporal, clock = _Temporal(), {"predict": 0.0, "smooth": 0.0}
+    items = _video_items(setup, smooth, numbered, temporal, clock)
+    report = _evaluate("video", path, setup, items, (sheet_path, picks), temporal)
+    for name, scores in temporal.scores.result().items():
+        (report["truth"] if name == "truth" else report["methods"][name]).update(scores)
+    cuts = sorted(c for c in temporal.cuts if c > 0)
+    report["smooth"] = {**dataclasses.asdict(smooth), "cuts": cuts}
+    report["timing"] = {f"{k}_per_frame": v / report["count"] for k, v in clock.items()}
+    return report
 
 
 def _finite(value: Any) -> Any:

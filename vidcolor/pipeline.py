@@ -23,6 +23,7 @@ import ray
 from vidcolor import assemble as asm
 from vidcolor.chunks import Chunk, plan_chunks
 from vidcolor.config import Config
+from vidcolor.cuts import listed_cuts
 from vidcolor.encode import CODEC_CONTAINERS, plan_encode
 from vidcolor.errors import OutputError, VidcolorError
 from vidcolor.probe import VideoInfo, probe
@@ -44,6 +45,7 @@ class RunSummary:
     chunks: int
     model: str
     notes: tuple[str, ...]
+    cuts: tuple[int, ...] | None = None  # frames that start a shot; None: not looked for
 
     @property
     def fps(self) -> float:
@@ -71,6 +73,7 @@ def run(
     began = time.monotonic()
     info = probe(Path(source), stream=stream)
     plan = _plan_output(info, output, config, overwrite)
+    listed = listed_cuts(config.smooth.cuts, info.video.frame_count)
     spec = plan_encode(info.video, config.encode, plan.container)
     for note in plan.notes:
         (on_note or log.warning)(note)
@@ -78,7 +81,7 @@ def run(
     chunks = plan_chunks(info.video.frame_count, config.chunks.size, halo)
     work_dir = Path(tempfile.mkdtemp(prefix=".vidcolor-work-", dir=plan.path.parent))
     try:
-        job = Job(info=info, spec=spec, work_dir=str(work_dir))
+        job = Job(info=info, spec=spec, work_dir=str(work_dir), cuts=listed)
         with ray_session(config) as total_cpus:
             workers, share = _worker_shape(config, total_cpus, len(chunks))
             model, results = _colorize(job, chunks, config, workers, share, on_progress)
@@ -93,7 +96,13 @@ def run(
         len(chunks),
         model,
         plan.notes,
+        _cuts(results),
     )
+
+
+def _cuts(results: Sequence[SegmentResult]) -> tuple[int, ...] | None:
+    found = [r.cuts for r in results]
+    return None if any(c is None for c in found) else tuple(f for c in found for f in c or ())
 
 
 def _plan_output(

@@ -5,6 +5,9 @@ small descriptors (the probe result, a chunk, the encode plan) and reads the fra
 
 Memory is bounded by the batch and the smoothing window, not by the chunk: a frame's luma is held
 from its decode until its smoothed chroma is ready, at most ``batch_size + radius`` frames.
+
+Smoothing runs at render size, before the chroma is upsampled: the network's ab and the lightness
+it saw, with scene cuts found on the source luma (:mod:`vidcolor.cuts`).
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from vidcolor import color
 from vidcolor.chunks import Chunk
 from vidcolor.colorize import Colorizer
 from vidcolor.config import Config
+from vidcolor.cuts import CutDetector
 from vidcolor.decode import Frame, read_frames
 from vidcolor.encode import EncodeSpec, SegmentWriter
 from vidcolor.probe import VideoInfo
-from vidcolor.smooth import WindowSmoother, cut_score, thumbnail
+from vidcolor.smooth import Smoother
 
 
 @dataclass(frozen=True)
@@ -37,16 +41,19 @@ class Job:
     info: VideoInfo
     spec: EncodeSpec
     work_dir: str
+    cuts: tuple[int, ...] = ()  # frames the user listed as starting a new shot
 
 
 @dataclass(frozen=True)
 class SegmentResult:
-    """A finished segment."""
+    """A finished segment, and the frames of it that start a new shot (None: not looked for,
+    as when smoothing is off)."""
 
     index: int
     path: str
     frames: int
     seconds: float
+    cuts: tuple[int, ...] | None = None
 
 
 def segment_path(work_dir: str | Path, index: int, container: str) -> Path:
@@ -86,10 +93,11 @@ class ChunkWorker:
         )
         with SegmentWriter(path, job.spec, threads=self.threads) as writer:
             for batch in batched(frames, self.config.model.batch_size):
-                ab = self.colorizer.predict(np.stack([state.lightness(f) for f in batch]))
+                lightness = np.stack([state.lightness(f) for f in batch])
+                ab = self.colorizer.predict(lightness)
                 done = 0
-                for frame, frame_ab in zip(batch, ab, strict=True):
-                    for index, smoothed in state.push(frame, frame_ab):
+                for frame, frame_l, frame_ab in zip(batch, lightness, ab, strict=True):
+                    for index, smoothed in state.push(frame, frame_ab, frame_l):
                         done += state.emit(writer, index, smoothed)
                 if on_frames and done:
                     on_frames(done)
@@ -100,7 +108,8 @@ class ChunkWorker:
             raise RuntimeError(
                 f"chunk {chunk.index} wrote {writer.frames} of {chunk.frames} frames"
             )
-        return SegmentResult(chunk.index, str(path), writer.frames, time.monotonic() - began)
+        seconds = time.monotonic() - began
+        return SegmentResult(chunk.index, str(path), writer.frames, seconds, state.found_cuts())
 
 
 class _ChunkState:
@@ -111,12 +120,18 @@ class _ChunkState:
         self.job, self.chunk, self.render = job, chunk, render
         self.full_range = video.color_range == "pc"
         self.matrix = color.matrix_for(video.color_space, video.height)
-        radius = config.smooth.radius if config.smooth.mode == "window" else 0
-        self.smoother = WindowSmoother(radius)
-        self.cut_threshold = config.smooth.cut_threshold
+        smooth = config.smooth
+        self.smoother = Smoother(smooth.mode, smooth.radius, smooth.luma_tolerance)
+        # Cuts matter only to a window: with none, no frame is read before the chunk (no halo),
+        # so a cut at its first frame could not be seen anyway.
+        self.detector = (
+            CutDetector(smooth.cut_threshold, job.cuts, smooth.detect_cuts)
+            if self.smoother.radius
+            else None
+        )
+        self._cuts: list[int] = []
         self._units: dict[int, np.ndarray] = {}
         self._frames: dict[int, Frame] = {}
-        self._previous_thumb: np.ndarray | None = None
 
     def lightness(self, frame: Frame) -> np.ndarray:
         """The network's input for a frame: Lab L at render size, ``(h, w)`` float32."""
@@ -125,15 +140,23 @@ class _ChunkState:
         small = cv2.resize(unit, self.render, interpolation=cv2.INTER_AREA)
         return color.gray_to_lightness(torch.from_numpy(small)).numpy()
 
-    def push(self, frame: Frame, ab: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-        thumb = thumbnail(self._units[frame.index])
-        previous, self._previous_thumb = self._previous_thumb, thumb
-        cut = previous is None or cut_score(previous, thumb) > self.cut_threshold
-        if self.chunk.start <= frame.index < self.chunk.stop:
-            self._frames[frame.index] = frame
+    def push(
+        self, frame: Frame, ab: np.ndarray, lightness: np.ndarray
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Hands a frame's ab and lightness to the smoother; yields (index, ab) when ready."""
+        index, owned = frame.index, self.chunk.start <= frame.index < self.chunk.stop
+        cut = self.detector is not None and self.detector.is_cut(index, self._units[index])
+        if cut and owned and index > self.chunk.read_start:  # the first frame read sees no cut
+            self._cuts.append(index)
+        if owned:
+            self._frames[index] = frame
         else:
-            del self._units[frame.index]  # halo frames lend their ab, never their pixels
-        return self.smoother.push(frame.index, ab, cut)
+            del self._units[index]  # halo frames lend their ab, never their pixels
+        return self.smoother.push(index, ab, cut, lightness)
+
+    def found_cuts(self) -> tuple[int, ...] | None:
+        """The owned frames that start a shot, or None when cuts were not looked for."""
+        return tuple(self._cuts) if self.detector is not None else None
 
     def emit(self, writer: SegmentWriter, index: int, ab: np.ndarray) -> int:
         """Merges and encodes frame ``index`` if this chunk owns it; returns frames written."""
