@@ -33,8 +33,8 @@ from vidcolor.evaluate import list_images, merge_gray_ab, read_rgb, render_light
 from vidcolor.models import abbins, load_weights, save_weights
 from vidcolor.train import bin_counts
 
-TEMPERATURES = (0.3, 0.38, 0.45, 0.55)
-LAMBDAS = (1.0, 0.6, 0.5, 0.4)
+TEMPERATURES = (0.38, 0.55, 0.7)
+LAMBDAS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 Setting = tuple[float, float]  # (lambda, T)
 
 

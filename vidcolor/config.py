@@ -32,7 +32,7 @@ def _range(default: float | None, lo: float, hi: float) -> Any:
 class ModelConfig:
     """Which network colorizes, and how frames are fed to it."""
 
-    weights: str | None = None
+    weights: str | None = "default"
     arch: str = "unet_resnet18"
     render_factor: int = _range(21, 4, 128)
     batch_size: int = _range(4, 1, 256)

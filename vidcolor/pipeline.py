@@ -26,6 +26,8 @@ from vidcolor.config import Config
 from vidcolor.cuts import listed_cuts
 from vidcolor.encode import CODEC_CONTAINERS, plan_encode
 from vidcolor.errors import OutputError, VidcolorError
+from vidcolor.models.shipped import resolve_weights
+from vidcolor.models.weights import check_weights_file
 from vidcolor.probe import VideoInfo, probe
 from vidcolor.worker import ChunkWorker, Job, SegmentResult
 
@@ -73,6 +75,8 @@ def run(
     began = time.monotonic()
     info = probe(Path(source), stream=stream)
     plan = _plan_output(info, output, config, overwrite)
+    if config.model.weights:  # bad weights fail here, before Ray and any worker start
+        check_weights_file(*resolve_weights(config.model.weights))
     listed = listed_cuts(config.smooth.cuts, info.video.frame_count)
     spec = plan_encode(info.video, config.encode, plan.container)
     for note in plan.notes:

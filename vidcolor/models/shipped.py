@@ -29,7 +29,7 @@ class Shipped:
 SHIPPED = {
     "default": Shipped(
         "vidcolor-default.safetensors",
-        "0000000000000000000000000000000000000000000000000000000000000000",
+        "2488f3f49e1d5ded7f223a6b5da62030558e83f286fedf3b2b2dd84deec154aa",
     ),
 }
 

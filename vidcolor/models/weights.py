@@ -179,6 +179,24 @@ def _checked_sha256(path: Path, expected: str | None) -> str:
     return actual
 
 
+def check_weights_file(path: str | os.PathLike[str], expected_sha256: str | None = None) -> str:
+    """Checks a weights file without building its model: present, readable, the pinned sha256
+    (when given) and valid metadata. Returns its sha256.
+
+    The pipeline calls this before starting any worker, so bad weights stop a run at once,
+    with their own error, rather than inside every worker.
+
+    Raises:
+        WeightsError: as :func:`load_weights` would for these reasons.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}; check the path or download it")
+    sha256 = _checked_sha256(path, expected_sha256)
+    _parse_metadata(path, read_metadata(path))
+    return sha256
+
+
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """The metadata strings of a safetensors file, read from its header alone (no tensors).
 
