@@ -30,6 +30,12 @@ def images(tmp_path_factory) -> Path:
     return folder
 
 
+def assert_same_weights(a: Trainer, b: Trainer) -> None:
+    for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items(),
+                                 strict=True):  # fmt: skip
+        assert torch.equal(x, y), name
+
+
 def test_loss_falls_and_resume_continues_exactly(tmp_path, images):
     torch.set_num_threads(1)
     straight = Trainer(TINY, [images], tmp_path / "a")
@@ -44,9 +50,7 @@ def test_loss_falls_and_resume_continues_exactly(tmp_path, images):
     resumed = Trainer(TINY, [images], tmp_path / "b")
     assert resumed.step == 2
     resumed.run()
-    for (name, a), (_, b) in zip(straight.model.state_dict().items(),
-                                 resumed.model.state_dict().items(), strict=True):  # fmt: skip
-        assert torch.equal(a, b), name
+    assert_same_weights(straight, resumed)
 
 
 def test_a_changed_config_is_not_resumed(tmp_path, images):
@@ -124,6 +128,4 @@ def test_until_stops_early_and_the_same_run_continues_exactly(tmp_path, images):
     continued = Trainer(TINY, [images], tmp_path / "b")
     assert continued.step == 3
     continued.run()
-    for (name, a), (_, b) in zip(straight.model.state_dict().items(),
-                                 continued.model.state_dict().items(), strict=True):  # fmt: skip
-        assert torch.equal(a, b), name
+    assert_same_weights(straight, continued)

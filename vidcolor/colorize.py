@@ -106,15 +106,19 @@ class Colorizer:
         self.model = model.eval()
         self._warmed: set[tuple[int, ...]] = set()
 
-    def render_size(self, width: int, height: int, sar: Fraction) -> tuple[int, int]:
+    def render_size(
+        self, width: int, height: int, sar: Fraction, render_factor: int | None = None
+    ) -> tuple[int, int]:
         """The (width, height) this network sees frames of a stored size and aspect ratio at.
 
-        Native models: :func:`render_size` at the configured render factor. DeOldify: a square
-        of ``16 * render_factor`` whatever the aspect ratio, as DeOldify stretches every frame.
+        Native models: :func:`render_size`. DeOldify: a square of ``16 * render_factor``
+        whatever the aspect ratio, as DeOldify stretches every frame. ``render_factor``
+        defaults to the configured one.
         """
+        factor = self.render_factor if render_factor is None else render_factor
         if self.square:
-            return 16 * self.render_factor, 16 * self.render_factor
-        return render_size(width, height, sar, self.render_factor)
+            return 16 * factor, 16 * factor
+        return render_size(width, height, sar, factor)
 
     @torch.inference_mode()
     def predict(self, lightness: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from vidcolor import color, metrics
-from vidcolor.colorize import Colorizer, render_size
+from vidcolor.colorize import Colorizer
 from vidcolor.config import SmoothConfig
 from vidcolor.cuts import CutDetector, listed_cuts
 from vidcolor.errors import DecodeError, InputError, OutputError
@@ -112,7 +112,7 @@ def _predict_ab(
     colorizer: Colorizer, grays: Sequence[np.ndarray], render_factor: int, sar: Fraction
 ) -> list[np.ndarray]:
     """``(2, h, w)`` ab per gray picture; pictures that share a render size share batches."""
-    renders = [render_size(g.shape[1], g.shape[0], sar, render_factor) for g in grays]
+    renders = [colorizer.render_size(g.shape[1], g.shape[0], sar, render_factor) for g in grays]
     found: dict[int, np.ndarray] = {}
     for render in dict.fromkeys(renders):
         picks = [i for i, r in enumerate(renders) if r == render]
@@ -383,7 +383,8 @@ def _video_items(
 
     for batch in _batches(frames, setup.colorizer.batch_size):
         grays = [to_gray(truth) for _, truth in batch]
-        render = render_size(grays[0].shape[1], grays[0].shape[0], setup.sar, setup.render_factor)
+        height, width = grays[0].shape
+        render = setup.colorizer.render_size(width, height, setup.sar, setup.render_factor)
         lightness = np.stack([render_lightness(g, render) for g in grays])
         began = time.perf_counter()
         predicted = setup.colorizer.predict(lightness)
