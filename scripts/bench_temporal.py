@@ -1,7 +1,7 @@
 """Temporal consistency of each smoothing mode on color clips turned gray, and what it costs.
 
 Usage: .venv/bin/python scripts/bench_temporal.py CLIP [CLIP ...] [--weights W]
-           [--max-frames N] [--modes off,window,flow] [--set key=value ...]
+           [--start F] [--max-frames N] [--modes off,window,flow] [--set key=value ...]
 
 For every clip, the model runs once (its time per frame is measured then, warm-up excluded);
 each mode then smooths the same predictions through ``vidcolor eval``'s own code path
@@ -47,6 +47,7 @@ class CachedColorizer:
         self.batch_size = colorizer.batch_size
         self.description = colorizer.description
         self.trained = colorizer.trained
+        self.render_size = colorizer.render_size
         self.seconds = 0.0
         self.frames = 0
         self._cache: dict[str, np.ndarray] = {}
@@ -80,7 +81,11 @@ def _row(name: str, scores: dict[str, float], off: dict[str, float] | None, cost
 
 
 def bench_clip(
-    clip: Path, config: Any, modes: list[str], max_frames: int | None, colorizer: CachedColorizer
+    clip: Path,
+    config: Any,
+    modes: list[str],
+    frames: tuple[int, int | None],
+    colorizer: CachedColorizer,
 ) -> dict[str, dict[str, float]]:
     """Prints one clip's table; returns each mode's ratios to off (and smoothing share)."""
     reports = {}
@@ -92,11 +97,13 @@ def bench_clip(
             render_factor=config.model.render_factor,
             mean_ab=(0.0, 0.0),
             smooth=smooth,
-            max_frames=max_frames,
+            start=frames[0],
+            max_frames=frames[1],
         )
     first = reports[modes[0]]
     model_s = colorizer.seconds / max(colorizer.frames, 1)
-    print(f"\n{clip.name}: {first['count']} frames, cuts at {first['smooth']['cuts'] or 'none'}")
+    span = f"frames {first['start']}..{first['start'] + first['count'] - 1}"
+    print(f"\n{clip.name}: {span}, cuts at {first['smooth']['cuts'] or 'none'}")
     print(f"model {1000 * model_s:.1f} ms/frame ({colorizer.description})")
     print(HEADER)
     print(_row("truth", {**first["truth"], "psnr_rgb": float("inf")}, None, ""))
@@ -119,7 +126,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clips", type=Path, nargs="+", help="color videos")
     parser.add_argument("--weights", help="weights file or name (default: the configured ones)")
-    parser.add_argument("--max-frames", type=int, help="score only the first N frames")
+    parser.add_argument("--start", type=int, default=0, help="first frame scored")
+    parser.add_argument("--max-frames", type=int, help="score at most N frames")
     parser.add_argument("--modes", default="off,window,flow", help="comma-separated modes")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
@@ -130,7 +138,7 @@ def main() -> int:
     colorizer = Colorizer(config.model)
     print(f"threads: {config.run.cpus_per_worker}; smooth: {config.smooth}")
     per_clip = [
-        bench_clip(clip, config, modes, args.max_frames, CachedColorizer(colorizer))
+        bench_clip(clip, config, modes, (args.start, args.max_frames), CachedColorizer(colorizer))
         for clip in args.clips
     ]
     print(f"\nmedians over {len(per_clip)} clip(s), ratios to off (PSNR: difference in dB):")

@@ -188,6 +188,24 @@ def test_evaluate_video_smooths_ours_and_stops_at_cuts(colorizer, tmp_path):
     assert only["truth"]["warp_error"] != off["truth"]["warp_error"]
 
 
+def test_evaluate_video_from_a_start_frame(colorizer, tmp_path):
+    clip = make_clip(
+        tmp_path / "cut.mkv", codec="ffv1", frames=12, size=(96, 64), chroma=True,
+        pattern="cut", cut_at=6,
+    )  # fmt: skip
+    common = {"render_factor": RENDER_FACTOR, "mean_ab": (0.0, 0.0)}
+    off = SmoothConfig(mode="off")
+    whole = evaluate.evaluate_video(colorizer, clip, smooth=off, **common)
+    part = evaluate.evaluate_video(colorizer, clip, smooth=off, start=4, max_frames=4, **common)
+    assert [item["frame"] for item in part["items"]] == [4, 5, 6, 7]
+    assert part["start"] == 4
+    assert part["smooth"]["cuts"] == [6]  # frame numbers of the whole video
+    # Unsmoothed, each frame scores as it does in the whole run: the same frames were scored.
+    assert [i["ours"] for i in part["items"]] == [i["ours"] for i in whole["items"][4:8]]
+    with pytest.raises(InputError, match="start frame 12 is outside its frames 0..11"):
+        evaluate.evaluate_video(colorizer, clip, smooth=off, start=12, **common)
+
+
 def test_one_frame_video_has_no_temporal_scores(colorizer, tmp_path):
     clip = make_clip(tmp_path / "one.mp4", frames=1, size=(96, 64), chroma=True)
     report = evaluate.evaluate_video(colorizer, clip, render_factor=RENDER_FACTOR, mean_ab=(0, 0))

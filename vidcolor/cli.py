@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--render-factor", type=int)
     ev.add_argument("--mean-ab-from", type=Path, help="training images for the mean-ab baseline")
     ev.add_argument("--limit", type=int, help="score only the first N images or frames")
+    ev.add_argument("--start", type=int, default=0, help="video: the first frame scored")
     _add_cut_arguments(ev)
     ev.add_argument("--report", type=Path, required=True, help="JSON report to write")
     ev.add_argument("--sheet", type=Path, help="contact sheet PNG (gray | ours | truth)")
@@ -205,7 +206,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         report = evaluate.evaluate_images(colorizer, args.source, limit=args.limit, **common)
     else:
         report = evaluate.evaluate_video(
-            colorizer, args.source, max_frames=args.limit, smooth=config.smooth, **common
+            colorizer,
+            args.source,
+            max_frames=args.limit,
+            start=args.start,
+            smooth=config.smooth,
+            **common,
         )
     evaluate.write_report(report, args.report)
     for method, scores in report["methods"].items():
