@@ -95,3 +95,23 @@ def test_sample_is_a_gray_film_with_sound(tmp_path):
     assert result.returncode == 0, result.stderr
     probe = vidcolor("probe", tmp_path / "s.mp4", "--json")
     assert '"kind": "audio"' in probe.stdout and '"frame_count": 72' in probe.stdout
+
+
+def test_eval_video_writes_report_and_prints_every_method(tmp_path):
+    import json
+
+    color = make_clip(tmp_path / "color.mp4", ClipSpec(frames=8, chroma=True, size=(96, 64)))
+    report = tmp_path / "report.json"
+    args = ("--set", "model.weights=null", "--render-factor", "4", "--smooth", "off")
+    result = vidcolor("eval", color, "--report", report, "--start", "2", "--limit", "3", *args)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(report.read_text())
+    assert [item["frame"] for item in data["items"]] == [2, 3, 4]
+    assert data["smooth"]["mode"] == "off"
+    for method in ("ours", "gray", "mean_ab"):
+        assert any(
+            line.startswith(method) and "PSNR" in line for line in result.stdout.splitlines()
+        )
+    bad = vidcolor("eval", color, "--report", report, "--start", "9", *args)
+    assert bad.returncode != 0 and "start frame 9 is outside" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

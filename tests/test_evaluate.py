@@ -202,7 +202,7 @@ def test_evaluate_video_from_a_start_frame(colorizer, tmp_path):
     assert part["smooth"]["cuts"] == [6]  # frame numbers of the whole video
     # Unsmoothed, each frame scores as it does in the whole run: the same frames were scored.
     assert [i["ours"] for i in part["items"]] == [i["ours"] for i in whole["items"][4:8]]
-    with pytest.raises(InputError, match="start frame 12 is outside its frames 0..11"):
+    with pytest.raises(InputError, match=r"start frame 12 is outside its frames 0\.\.11"):
         evaluate.evaluate_video(colorizer, clip, smooth=off, start=12, **common)
 
 

@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--address", help="existing Ray cluster: auto, HOST:PORT or ray://HOST:10001")
     run.add_argument("--stream", type=int, help="index of the video stream to colorize")
-    _add_cut_arguments(run)
+    _add_smooth_arguments(run)
     run.add_argument("--overwrite", action="store_true", help="replace an existing output")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.add_argument("-v", "--verbose", action="store_true", help="also print the scene cuts")
@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--mean-ab-from", type=Path, help="training images for the mean-ab baseline")
     ev.add_argument("--limit", type=int, help="score only the first N images or frames")
     ev.add_argument("--start", type=int, default=0, help="video: the first frame scored")
-    _add_cut_arguments(ev)
+    _add_smooth_arguments(ev)
     ev.add_argument("--report", type=Path, required=True, help="JSON report to write")
     ev.add_argument("--sheet", type=Path, help="contact sheet PNG (gray | ours | truth)")
 
@@ -95,7 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_cut_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_smooth_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--smooth",
+        choices=["flow", "window", "off"],
+        help="temporal smoothing of color: flow-guided (default), a plain window, or none",
+    )
     parser.add_argument(
         "--cuts",
         metavar="FRAMES|FILE",
@@ -116,6 +121,7 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         "weights": "model.weights",
         "address": "run.address",
         "cuts": "smooth.cuts",
+        "smooth": "smooth.mode",
     }
     out = list(args.set)
     if args.cuts_only:
