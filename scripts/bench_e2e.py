@@ -18,8 +18,9 @@ from pathlib import Path
 
 import ray
 
+from vidcolor.cluster import start_local_ray
 from vidcolor.config import load_config
-from vidcolor.pipeline import run, start_local_ray
+from vidcolor.pipeline import run
 from vidcolor.probe import probe
 
 

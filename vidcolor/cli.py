@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a .safetensors file, or a shipped or installed name (vidcolor weights list)",
     )
     run.add_argument("--address", help="existing Ray cluster: auto, HOST:PORT or ray://HOST:10001")
+    run.add_argument("--cpus-per-worker", type=int, help="CPUs (torch threads) per worker")
+    run.add_argument("--gpus-per-worker", type=float, help="GPUs per worker (0.5 shares one)")
+    run.add_argument("--work-dir", help="folder for segments and the resume manifest")
+    run.add_argument("--no-resume", action="store_true", help="redo segments of a stopped run")
+    run.add_argument("--keep-work", action="store_true", help="keep the work folder after success")
+    run.add_argument("--log-file", type=Path, help="append a log of the run (workers, chunks)")
     run.add_argument("--stream", type=int, help="index of the video stream to colorize")
     _add_smooth_arguments(run)
     run.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -122,43 +128,71 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         "address": "run.address",
         "cuts": "smooth.cuts",
         "smooth": "smooth.mode",
+        "cpus_per_worker": "run.cpus_per_worker",
+        "gpus_per_worker": "run.gpus_per_worker",
+        "work_dir": "run.work_dir",
     }
     out = list(args.set)
-    if args.cuts_only:
-        out.append("smooth.detect_cuts=false")
+    switches = {"cuts_only": "smooth.detect_cuts=false", "no_resume": "run.resume=false",
+                "keep_work": "run.keep_work=true"}  # fmt: skip
+    out += [key for attr, key in switches.items() if getattr(args, attr, False)]
     for attr, key in flags.items():
-        value = getattr(args, attr)
+        value = getattr(args, attr, None)
         if value is not None:
             out.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
     return out
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from vidcolor.cluster import Progress
     from vidcolor.config import load_config
     from vidcolor.pipeline import run
     from vidcolor.progress import ProgressBar
 
     config = load_config(args.config, _overrides(args))
+    if args.log_file:
+        _log_to(args.log_file)
     bar = None if args.quiet else ProgressBar(sys.stderr)
-    summary = run(
-        args.input,
-        args.output,
-        config,
-        overwrite=args.overwrite,
-        stream=args.stream,
-        on_progress=bar.update if bar else None,
-        on_note=lambda note: print(f"vidcolor: note: {note}", file=sys.stderr),
-    )
-    if bar:
-        bar.close()
-    print(
+
+    def show(progress: Progress) -> None:
+        if bar:
+            bar.initial = progress.reused  # rate and ETA count this run's frames only
+            note = f"{progress.busy}/{progress.workers} worker(s) busy"
+            bar.update(progress.done, progress.total, note)
+
+    def note(line: str) -> None:
+        logging.getLogger("vidcolor").info("note: %s", line)
+        print(f"vidcolor: note: {line}", file=sys.stderr)
+
+    try:
+        summary = run(args.input, args.output, config, overwrite=args.overwrite,
+                      stream=args.stream, on_progress=show, on_note=note)  # fmt: skip
+    finally:
+        if bar:
+            bar.close()
+    reused = f", {summary.reused} reused" if summary.reused else ""
+    line = (
         f"{summary.output}  {summary.frames} frames in {summary.seconds:.1f} s "
-        f"({summary.fps:.2f} fps, {summary.workers} worker(s), {summary.chunks} chunk(s); "
-        f"model: {summary.model})"
+        f"({summary.fps:.2f} fps, {summary.workers} worker(s) on {summary.nodes} node(s), "
+        f"{summary.chunks} chunk(s){reused}; model: {summary.model})"
     )
+    logging.getLogger("vidcolor").info("done: %s", line)
+    print(line)
     if args.verbose:
         print(_cuts_line(summary.cuts))
     return 0
+
+
+def _log_to(path: Path) -> None:
+    """Appends vidcolor's log (workers, chunks, notes, the summary) to ``path``."""
+    try:
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as error:
+        raise VidcolorError(f"cannot write the log file {path}: {error.strerror}") from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("vidcolor")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _cuts_line(cuts: Sequence[int] | None) -> str:
@@ -202,7 +236,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from vidcolor.colorize import Colorizer
     from vidcolor.config import load_config
 
-    args.workers = args.device = args.codec = args.address = None
     config = load_config(args.config, _overrides(args))
     colorizer = Colorizer(config.model)
     mean = evaluate.mean_ab(args.mean_ab_from) if args.mean_ab_from else (0.0, 0.0)

@@ -84,7 +84,12 @@ class RunConfig:
 
     workers: int = _range(0, 0, 4096)
     cpus_per_worker: int = _range(2, 1, 1024)
+    gpus_per_worker: float | None = _range(None, 0.0, 64.0)
     address: str | None = None
+    work_dir: str | None = None
+    transfer: str = _choice("auto", "auto", "ray", "shared")
+    resume: bool = True
+    keep_work: bool = False
 
 
 @dataclass(frozen=True)

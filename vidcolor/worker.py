@@ -32,6 +32,7 @@ from vidcolor.decode import Frame, read_frames
 from vidcolor.encode import EncodeSpec, SegmentWriter
 from vidcolor.probe import VideoInfo
 from vidcolor.smooth import Smoother
+from vidcolor.workdir import segment_name
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class SegmentResult:
 
 
 def segment_path(work_dir: str | Path, index: int, container: str) -> Path:
-    return Path(work_dir) / f"segment_{index:06d}.{container}"
+    return Path(work_dir) / segment_name(index, container)
 
 
 def batched(items: Iterable[Frame], size: int) -> Iterator[list[Frame]]:

@@ -1,0 +1,169 @@
+"""Runs on a real multi-node Ray cluster, and runs that lose workers: same output every time."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import ray
+from media import ClipSpec, make_clip
+from ray.cluster_utils import Cluster
+
+from vidcolor.cluster import WorkerShape, uses_ray_transfer, worker_shape
+from vidcolor.config import RunConfig, load_config
+from vidcolor.errors import ConfigError
+from vidcolor.pipeline import run
+
+FAST = ["model.render_factor=4", "encode.preset=ultrafast", "model.weights=null"]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("cluster")
+    return make_clip(folder / "film.mp4", ClipSpec(frames=60, audio=True, size=(96, 64)))
+
+
+@pytest.fixture(scope="module")
+def reference(clip, tmp_path_factory) -> Path:
+    """One worker on the embedded local Ray, every chunk in turn."""
+    out = tmp_path_factory.mktemp("ref") / "ref.mp4"
+    config = load_config(None, [*FAST, "chunks.size=16", "run.workers=1"])
+    run(clip, out, config)
+    return out
+
+
+@pytest.mark.slow
+def test_two_node_cluster_spreads_chunks_and_matches_one_local_worker(clip, reference, tmp_path):
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+    cluster.add_node(num_cpus=2, num_gpus=1)  # a logical GPU: no CUDA needed to schedule on it
+    try:
+        cluster.wait_for_nodes()
+        common = [*FAST, "chunks.size=16", f"run.address={cluster.address}", "model.device=cpu"]
+        # No shared folder assumed: the source goes through the object store, segments back.
+        through_ray = run(clip, tmp_path / "ray.mp4", load_config(None, common))
+        shared = load_config(None, [*common, f"run.work_dir={tmp_path / 'shared'}"])
+        by_path = run(clip, tmp_path / "shared.mp4", shared)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert uses_ray_transfer(load_config(None, common).run)
+    assert not uses_ray_transfer(shared.run)
+    assert through_ray.workers == 2 and through_ray.nodes == 2
+    assert digest(through_ray.output) == digest(reference)
+    assert digest(by_path.output) == digest(reference)
+    assert not list((tmp_path / "shared").iterdir())  # the work folder went after success
+
+
+def test_worker_shape_fills_gpus_or_cpus():
+    gpu_nodes = [{"CPU": 8.0, "GPU": 1.0}, {"CPU": 8.0, "GPU": 1.0}]
+    assert worker_shape(RunConfig(), "auto", gpu_nodes, 100) == WorkerShape(2, 2.0, 1.0)
+    half = RunConfig(gpus_per_worker=0.5)
+    assert worker_shape(half, "auto", gpu_nodes, 100) == WorkerShape(4, 2.0, 0.5)
+    assert worker_shape(RunConfig(), "cpu", gpu_nodes, 100) == WorkerShape(8, 2.0, 0.0)
+    assert worker_shape(RunConfig(), "auto", [{"CPU": 2.0}], 100) == WorkerShape(1, 2.0, 0.0)
+    assert worker_shape(RunConfig(), "cpu", gpu_nodes, 3).count == 3  # never more than chunks
+    with pytest.raises(ConfigError, match="no node has more than 1"):
+        worker_shape(RunConfig(gpus_per_worker=2), "auto", gpu_nodes, 100)
+    with pytest.raises(ConfigError, match="do not fit"):
+        worker_shape(RunConfig(workers=3), "auto", gpu_nodes, 100)
+
+
+def test_every_worker_can_be_placed_when_more_are_asked_than_fit():
+    # 3 workers on two 2-CPU nodes: a share of 4/3 CPU would fit only one per node.
+    two_small = [{"CPU": 2.0}, {"CPU": 2.0}]
+    assert worker_shape(RunConfig(workers=3), "cpu", two_small, 100) == WorkerShape(3, 1.0, 0.0)
+    # GPU workers take the CPUs of the GPU nodes, not of a CPU-only head.
+    head_and_gpus = [{"CPU": 8.0}, {"CPU": 4.0, "GPU": 4.0}, {"CPU": 4.0, "GPU": 4.0}]
+    half = RunConfig(gpus_per_worker=0.5)
+    assert worker_shape(half, "auto", head_and_gpus, 100) == WorkerShape(4, 2.0, 0.5)
+    every_half_gpu = RunConfig(gpus_per_worker=0.5, workers=16)
+    assert worker_shape(every_half_gpu, "auto", head_and_gpus, 100) == WorkerShape(16, 0.5, 0.5)
+    one = [{"CPU": 1.0}]
+    assert worker_shape(RunConfig(), "cpu", one, 100) == WorkerShape(1, 1.0, 0.0)
+
+
+# -- faults: a subprocess run as a user starts it, watched through its --log-file --------------
+
+RUN = ["--render-factor", "4", "--set", "encode.preset=ultrafast", "--set", "model.weights=null",
+       "--set", "chunks.size=12", "--workers", "1", "-q"]  # fmt: skip
+
+
+def start(clip: Path, out: Path, log: Path, *extra: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "vidcolor.cli", "run", str(clip), "-o", str(out)]
+    return subprocess.Popen(
+        [*command, *RUN, "--log-file", str(log), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_for(log: Path, pattern: str, count: int = 1, timeout: float = 120) -> list[re.Match]:
+    """The first ``count`` matches of ``pattern`` in the log, waiting for them to appear."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text() if log.exists() else ""
+        found = list(re.finditer(pattern, text))
+        if len(found) >= count:
+            return found[:count]
+        time.sleep(0.05)
+    raise AssertionError(f"{pattern!r} x{count} not in the log after {timeout} s:\n{text}")
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=300)
+    return process.returncode, out, err
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_chunk_is_replaced_and_output_unchanged(clip, tmp_path):
+    undisturbed = tmp_path / "calm.mp4"
+    assert finish(start(clip, undisturbed, tmp_path / "calm.log"))[0] == 0
+    log, out = tmp_path / "run.log", tmp_path / "out.mp4"
+    process = start(clip, out, log)
+    (pid,) = (int(m[1]) for m in wait_for(log, r"worker 0: pid (\d+)"))
+    wait_for(log, r"chunk 1 \(frames 12\.\.23\) -> worker 0")  # chunk 0 done, chunk 1 started
+    os.kill(pid, signal.SIGKILL)
+    code, stdout, stderr = finish(process)
+    assert code == 0, stderr
+    assert "60 frames" in stdout
+    assert digest(out) == digest(undisturbed)
+    done = {
+        int(m[1]): int(m[2]) for m in re.finditer(r"chunk (\d+) done .*pid (\d+)", log.read_text())
+    }
+    assert sorted(done) == [0, 1, 2, 3, 4]
+    assert done[0] == pid and done[1] != pid  # chunk 1 was re-run by the replacement worker
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change", [[], ["--set", "encode.crf=20"]], ids=["same", "changed"])
+def test_killed_driver_resumes_with_finished_segments(clip, tmp_path, change):
+    undisturbed = tmp_path / "calm.mp4"
+    assert finish(start(clip, undisturbed, tmp_path / "calm.log", *change))[0] == 0
+    log, out = tmp_path / "run.log", tmp_path / "out.mp4"
+    process = start(clip, out, log)
+    wait_for(log, r"chunk \d+ done", count=2)
+    process.kill()  # SIGKILL: no cleanup runs
+    process.wait()
+    assert not out.exists()
+    work = tmp_path / ".out.mp4.vidcolor-work"
+    assert (work / "manifest.json").exists()
+    code, _, stderr = finish(start(clip, out, tmp_path / "rerun.log", *change))
+    assert code == 0, stderr
+    reused = re.search(r"resuming: (\d+) of 5 segment\(s\) reused", stderr)
+    if change:  # another config: nothing stale is reused
+        assert reused is None
+        assert "not reused: the source, settings or weights changed" in stderr
+    else:
+        assert reused and int(reused[1]) >= 2
+    assert digest(out) == digest(undisturbed)
+    assert not work.exists()
