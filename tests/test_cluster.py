@@ -21,7 +21,8 @@ from vidcolor.config import RunConfig, load_config
 from vidcolor.errors import ConfigError
 from vidcolor.pipeline import run
 
-FAST = ["model.render_factor=4", "encode.preset=ultrafast", "model.weights=null"]
+# The shipped weights: on a cluster without shared storage they travel to the nodes too.
+FAST = ["model.render_factor=4", "encode.preset=ultrafast", "model.weights=default"]
 
 
 def digest(path: Path) -> str:
@@ -60,6 +61,8 @@ def test_two_node_cluster_spreads_chunks_and_matches_one_local_worker(clip, refe
     assert uses_ray_transfer(load_config(None, common).run)
     assert not uses_ray_transfer(shared.run)
     assert through_ray.workers == 2 and through_ray.nodes == 2
+    assert "/vidcolor-" in through_ray.model  # each node's copy of the driver's weights file
+    assert "weights/vidcolor-default.safetensors" in by_path.model
     assert digest(through_ray.output) == digest(reference)
     assert digest(by_path.output) == digest(reference)
     assert not list((tmp_path / "shared").iterdir())  # the work folder went after success

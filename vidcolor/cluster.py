@@ -197,13 +197,31 @@ def start_local_ray(num_cpus: int) -> None:
         ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
 
 
-def upload(path: Path, digest: str) -> tuple[str, list[ray.ObjectRef]]:
-    """Puts a file's bytes into the object store, one piece at a time; returns (digest, refs)."""
+@dataclass(frozen=True)
+class Upload:
+    """A file's bytes in the object store, to be copied once to each node that needs it."""
+
+    run: str  # the run's key: names the folder on each node
+    name: str  # the file's name there
+    pieces: tuple[Any, ...]  # ObjectRefs of consecutive pieces
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """What workers on nodes without shared storage receive: the source, and the weights."""
+
+    source: Upload
+    weights: Upload | None
+
+
+def upload(path: Path, run: str, name: str) -> Upload:
+    """Puts a file's bytes into the object store one piece at a time: the driver never holds
+    more than a piece."""
     refs = []
     with open(path, "rb") as handle:
         while piece := handle.read(PIECE_BYTES):
             refs.append(ray.put(piece))
-    return digest, refs
+    return Upload(run, name, tuple(refs))
 
 
 @ray.remote(num_cpus=0)
@@ -226,7 +244,10 @@ class _FrameCounter:
 class _RayWorker:
     """A ChunkWorker inside a Ray actor: knows its node, and stages files for ``ray`` transfer."""
 
-    def __init__(self, config: Config, threads: int) -> None:
+    def __init__(self, config: Config, threads: int, weights: Upload | None) -> None:
+        if weights is not None:  # this node's copy of the driver's weights file
+            model = dataclasses.replace(config.model, weights=str(_stage(weights)))
+            config = dataclasses.replace(config, model=model)
         self.worker = ChunkWorker(config, threads)
 
     def describe(self) -> WorkerInfo:
@@ -241,15 +262,12 @@ class _RayWorker:
             model=self.worker.describe(),
         )
 
-    def process(
-        self, job: Job, chunk: Chunk, source: tuple[str, list[Any]] | None, counter: Any
-    ) -> ChunkDone:
+    def process(self, job: Job, chunk: Chunk, source: Upload | None, counter: Any) -> ChunkDone:
         counter.start.remote(chunk.index)
         local = job
         if source is not None:
-            folder = _node_folder(source[0])
-            info = dataclasses.replace(job.info, path=_stage(folder, source, job.info.path.suffix))
-            local = dataclasses.replace(job, info=info, work_dir=str(folder))
+            info = dataclasses.replace(job.info, path=_stage(source))
+            local = dataclasses.replace(job, info=info, work_dir=str(_node_folder(source.run)))
         result = self.worker.process(local, chunk, lambda n: counter.add.remote(chunk.index, n))
         data = None
         if source is not None:
@@ -258,26 +276,27 @@ class _RayWorker:
             segment.unlink()
         return ChunkDone(result, data, self.describe())
 
-    def clean(self, digest: str) -> None:
-        """Removes this node's copy of the source (after the run)."""
-        shutil.rmtree(_node_folder(digest), ignore_errors=True)
+    def clean(self, run: str) -> None:
+        """Removes this node's copies of the run's files (after the run)."""
+        shutil.rmtree(_node_folder(run), ignore_errors=True)
 
 
-def _node_folder(digest: str) -> Path:
-    folder = Path(tempfile.gettempdir()) / f"vidcolor-{digest[:16]}"
+def _node_folder(run: str) -> Path:
+    folder = Path(tempfile.gettempdir()) / f"vidcolor-{run[:16]}"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def _stage(folder: Path, source: tuple[str, list[Any]], suffix: str) -> Path:
-    """This node's copy of the uploaded source, written once whatever the workers on it."""
-    target = folder / f"source{suffix}"
+def _stage(upload: Upload) -> Path:
+    """This node's copy of an uploaded file, written once whatever the workers on the node."""
+    folder = _node_folder(upload.run)
+    target = folder / upload.name
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the node's other workers wait for the one copy
         if not target.exists():
-            partial = folder / f"source{suffix}.part"
+            partial = folder / f"{upload.name}.part"
             with open(partial, "wb") as handle:
-                for ref in source[1]:
+                for ref in upload.pieces:
                     handle.write(ray.get(ref))
             os.replace(partial, target)
     return target
@@ -288,7 +307,7 @@ def colorize(
     chunks: Sequence[Chunk],
     config: Config,
     shape: WorkerShape,
-    source: tuple[str, list[Any]] | None,
+    shipment: Shipment | None,
     on_done: Callable[[ChunkDone], None],
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[WorkerInfo]:
@@ -303,9 +322,9 @@ def colorize(
     actor_cls = actor_cls.options(
         num_cpus=shape.cpus, num_gpus=shape.gpus, max_restarts=RESTARTS, max_task_retries=RESTARTS
     )
-    actors: list[Any] = [
-        actor_cls.remote(config, config.run.cpus_per_worker) for _ in range(shape.count)
-    ]
+    weights = shipment.weights if shipment else None
+    threads = config.run.cpus_per_worker
+    actors: list[Any] = [actor_cls.remote(config, threads, weights) for _ in range(shape.count)]
     counter: Any = _FrameCounter.remote()  # type: ignore[attr-defined]
     job_ref = ray.put(job)
     try:
@@ -315,9 +334,10 @@ def colorize(
                 "worker %d: pid %d on node %s (%s), %s, %s", number, info.pid, info.node[:12],
                 info.address, info.device, info.model,
             )  # fmt: skip
+        source = shipment.source if shipment else None
         _schedule(actors, chunks, job_ref, source, counter, on_done, on_progress)
         if source is not None:
-            ray.get([actor.clean.remote(source[0]) for actor in actors])
+            ray.get([actor.clean.remote(source.run) for actor in actors])
         return infos
     finally:
         for actor in actors:
@@ -328,7 +348,7 @@ def _schedule(
     actors: list[Any],
     chunks: Sequence[Chunk],
     job_ref: Any,
-    source: tuple[str, list[Any]] | None,
+    source: Upload | None,
     counter: Any,
     on_done: Callable[[ChunkDone], None],
     on_progress: Callable[[int, int], None] | None,

@@ -155,10 +155,19 @@ def _colorize(
                 done = min(reused_frames + frames, total)
                 on_progress(cluster.Progress(done, total, busy, shape.count, reused_frames))
 
-        source = None
+        shipment = None
         if cluster.uses_ray_transfer(config.run):
-            source = cluster.upload(job.info.path, work.key)
-        return cluster.colorize(job, pending, config, shape, source, keep, progress)
+            shipment = _ship(job.info.path, config, work.key)
+        return cluster.colorize(job, pending, config, shape, shipment, keep, progress)
+
+
+def _ship(source: Path, config: Config, run: str) -> cluster.Shipment:
+    """The source and the weights, put in the object store for nodes that cannot read them."""
+    weights = None
+    if config.model.weights:
+        path, _ = resolve_weights(config.model.weights)
+        weights = cluster.upload(path, run, f"weights{path.suffix}")
+    return cluster.Shipment(cluster.upload(source, run, f"source{source.suffix}"), weights)
 
 
 def _cuts(segments: Sequence[SegmentRecord]) -> tuple[int, ...] | None:
