@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import pytest
 import ray
 from media import ClipSpec, make_clip
@@ -170,3 +171,45 @@ def test_killed_driver_resumes_with_finished_segments(clip, tmp_path, change):
         assert reused and int(reused[1]) >= 2
     assert digest(out) == digest(undisturbed)
     assert not work.exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_within_seconds_and_keeps_finished_segments(clip, tmp_path):
+    log, out = tmp_path / "run.log", tmp_path / "out.mp4"
+    process = start(clip, out, log)
+    wait_for(log, r"chunk \d+ done", count=1)
+    process.send_signal(signal.SIGINT)
+    began = time.monotonic()
+    code, _, stderr = finish(process)
+    assert code == 130 and time.monotonic() - began < 15, stderr
+    assert "segment(s) kept in" in stderr and "run the same command to resume" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.mp4.vidcolor-work", "run.log"]
+    assert (tmp_path / ".out.mp4.vidcolor-work" / "manifest.json").exists()
+    code, _, stderr = finish(start(clip, out, tmp_path / "rerun.log"))
+    assert code == 0 and re.search(r"resuming: [1-5] of 5 segment\(s\) reused", stderr), stderr
+
+
+def damage_packet(source: Path, target: Path, number: int) -> Path:
+    """A copy of ``source`` with the payload of video packet ``number`` scrambled: the
+    container stays intact (probe counts every frame) but that frame cannot be decoded."""
+    with av.open(str(source)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    data = bytearray(source.read_bytes())
+    pos, size = packets[number]
+    data[pos + 4 : pos + size] = bytes(b ^ 0x5A for b in data[pos + 4 : pos + size])
+    target.write_bytes(bytes(data))
+    return target
+
+
+@pytest.mark.slow
+def test_undecodable_frame_fails_once_naming_chunk_and_frame(tmp_path):
+    source = make_clip(tmp_path / "src.mkv", ClipSpec(frames=60, size=(96, 64), gop=20, bframes=0))
+    damaged = damage_packet(source, tmp_path / "damaged.mkv", 30)
+    log, out = tmp_path / "run.log", tmp_path / "out.mkv"
+    code, _, stderr = finish(start(damaged, out, log))
+    assert code == 2  # an input error, not a crash
+    lines = stderr.strip().splitlines()
+    assert "chunk 2 (frames 24..35)" in lines[-1] and "frame 30" in lines[-1], stderr
+    assert lines[-1].startswith("vidcolor: error: chunk 2")
+    assert len(re.findall(r"chunk 2 \(frames 24\.\.35\) -> worker", log.read_text())) == 1
+    assert not out.exists()

@@ -22,6 +22,7 @@ again.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import fcntl
 import logging
@@ -376,19 +377,30 @@ def _schedule(
 
 
 def _get(ref: Any, chunk: Chunk | None) -> Any:
-    """ray.get that re-raises a worker's VidcolorError as itself, and names the chunk of a
-    worker that kept dying."""
+    """ray.get that re-raises a worker's VidcolorError as itself with its chunk named, and
+    names the chunk of a worker that kept dying."""
     try:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as exc:
         if isinstance(exc.cause, VidcolorError):
-            raise exc.cause from None
+            raise _in_chunk(exc.cause, chunk) from None
         raise
     except ray.exceptions.RayActorError as exc:
-        where = (
-            f"chunk {chunk.index} (frames {chunk.start}..{chunk.stop - 1})" if chunk else "a worker"
-        )
+        where = _where(chunk) if chunk else "a worker"
         raise VidcolorError(
             f"{where}: its worker died {RESTARTS + 1} times ({type(exc).__name__}); the machine "
             "may be out of memory: try fewer --workers or a smaller --render-factor"
         ) from None
+
+
+def _where(chunk: Chunk) -> str:
+    return f"chunk {chunk.index} (frames {chunk.start}..{chunk.stop - 1})"
+
+
+def _in_chunk(error: VidcolorError, chunk: Chunk | None) -> VidcolorError:
+    """``error`` with the chunk it happened in named first (same type, same exit code)."""
+    if chunk is None or not error.args:
+        return error
+    named = copy.copy(error)
+    named.args = (f"{_where(chunk)}: {error.args[0]}", *error.args[1:])
+    return named
