@@ -115,3 +115,15 @@ def test_eval_video_writes_report_and_prints_every_method(tmp_path):
     bad = vidcolor("eval", color, "--report", report, "--start", "9", *args)
     assert bad.returncode != 0 and "start frame 9 is outside" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [("127.0.0.1:1", "no Ray cluster answers at 127.0.0.1:1"), ("nonsense", "not auto, HOST:PORT")],
+)
+def test_unreachable_or_malformed_cluster_address_fails_at_once(tmp_path, clip, address, words):
+    out = tmp_path / "out.mp4"
+    result = vidcolor("run", clip, "-o", out, "--address", address, *FAST)
+    assert result.returncode == 3, result.stderr
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert sorted(tmp_path.iterdir()) == []  # no output, no work folder

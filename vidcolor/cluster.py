@@ -28,6 +28,7 @@ import fcntl
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from vidcolor.worker import ChunkWorker, Job, SegmentResult
 log = logging.getLogger(__name__)
 
 PIECE_BYTES = 64 << 20  # the source travels in pieces this large: bounded driver memory
+CONNECT_SECONDS = 10  # how long a cluster's address may take to accept a connection
 RESTARTS = 2  # a worker lost mid-chunk is replaced this often before its chunk fails the run
 
 
@@ -157,6 +159,7 @@ def session(run: RunConfig) -> Iterator[list[dict[str, float]]]:
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if run.address:
+        check_address(run.address)
         try:
             ray.init(address=run.address, logging_level=logging.ERROR, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as error:
@@ -171,6 +174,30 @@ def session(run: RunConfig) -> Iterator[list[dict[str, float]]]:
         yield _nodes()
     finally:
         ray.shutdown()
+
+
+def check_address(address: str) -> None:
+    """Fails at once on a malformed address or one nothing listens on (Ray itself would retry
+    for minutes).
+
+    Raises:
+        ConfigError: naming the address and what to check.
+    """
+    if address == "auto":
+        return  # Ray reads the local cluster's address from its own files and fails fast
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"Ray address {address!r} is not auto, HOST:PORT or ray://HOST:PORT; "
+            "e.g. --address 10.0.0.5:6379"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as error:
+        raise ConfigError(
+            f"no Ray cluster answers at {address} ({error.strerror or error}); "
+            "check `ray status` on the head node and the address"
+        ) from None
 
 
 def _nodes() -> list[dict[str, float]]:

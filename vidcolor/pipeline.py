@@ -84,6 +84,8 @@ def run(
     weights_sha = None
     if config.model.weights:  # bad weights fail here, before Ray and any worker start
         weights_sha = check_weights_file(*resolve_weights(config.model.weights))
+    if config.run.address:  # before hashing the source, which takes a while for a long film
+        cluster.check_address(config.run.address)
     listed = listed_cuts(config.smooth.cuts, info.video.frame_count)
     spec = plan_encode(info.video, config.encode, plan.container)
     for line in plan.notes:
