@@ -303,8 +303,7 @@ class UNet(nn.Module):
         """
         raw = self.head_output(lum)
         if self.head_kind == "bins":
-            biased = raw + self.logit_bias[:, None, None].to(raw.dtype)
-            return abbins.annealed_mean(biased, self.centres, self.temperature)
+            return abbins.annealed_mean(raw, self.centres, self.temperature, self.logit_bias)
         return self.ab_max * torch.tanh(raw)
 
     def head_output(self, lum: Tensor) -> Tensor:
