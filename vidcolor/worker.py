@@ -3,8 +3,12 @@
 A plain class: :mod:`vidcolor.pipeline` wraps it in a Ray actor, tests call it directly. It takes
 small descriptors (the probe result, a chunk, the encode plan) and reads the frames itself.
 
-Memory is bounded by the batch and the smoothing window, not by the chunk: a frame's luma is held
-from its decode until its smoothed chroma is ready, at most ``batch_size + radius`` frames.
+Three stages overlap (:mod:`vidcolor.stages`): a decode thread reads frames and turns batches of
+them into the network's input, the calling thread runs the network and the temporal smoother,
+and an encode thread merges each finished frame's chroma with its luma and writes it. They meet
+in queues of ``_QUEUED`` items, so memory is bounded by a few batches and the smoothing window,
+not by the chunk. Every frame follows the same arithmetic, in the same order, as in one thread:
+the output is the same to the byte.
 
 Smoothing runs at render size, before the chroma is upsampled: the network's ab and the lightness
 it saw, with scene cuts found on the source luma (:mod:`vidcolor.cuts`).
@@ -15,8 +19,11 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -32,7 +39,12 @@ from vidcolor.decode import Frame, read_frames
 from vidcolor.encode import EncodeSpec, SegmentWriter
 from vidcolor.probe import VideoInfo
 from vidcolor.smooth import Smoother
+from vidcolor.stages import Consumer, produce
 from vidcolor.workdir import segment_name
+
+# Items waiting between two stages: one ready while the next is made lets each stage start its
+# next item at once; more would only hold more frames while the slowest stage sets the pace.
+_QUEUED = 2
 
 
 @dataclass(frozen=True)
@@ -67,12 +79,28 @@ def batched(items: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
         yield batch
 
 
+class _Batch(NamedTuple):
+    """Decoded frames with what the network and the merge need of them."""
+
+    frames: list[Frame]
+    units: list[np.ndarray]  # each frame's luma as (H, W) float32 in [0, 1]
+    lightness: np.ndarray  # (N, h, w) float32 Lab L at render size: the network's input
+
+
+class _Ready(NamedTuple):
+    """A frame of the chunk whose smoothed ab is known: all the encode thread needs of it."""
+
+    frame: Frame
+    unit: np.ndarray
+    ab: np.ndarray  # (2, h, w) float32 at render size
+
+
 class ChunkWorker:
     """Loads the model once, then colorizes chunks one after another."""
 
     def __init__(self, config: Config, threads: int = 0) -> None:
         if threads:
-            torch.set_num_threads(threads)
+            torch.set_num_threads(threads)  # process-wide: the stage threads inherit it
         self.config = config
         self.threads = threads
         self.colorizer = Colorizer(config.model)
@@ -83,28 +111,35 @@ class ChunkWorker:
     def process(
         self, job: Job, chunk: Chunk, on_frames: Callable[[int], None] | None = None
     ) -> SegmentResult:
-        """Colorizes ``chunk`` into its segment file and returns where it is."""
+        """Colorizes ``chunk`` into its segment file and returns where it is.
+
+        ``on_frames`` is called on this thread with the number of frames written since its
+        last call; the calls add up to the chunk's frames.
+        """
         began = time.monotonic()
         path = segment_path(job.work_dir, chunk.index, job.spec.container)
         video = job.info.video
         render = self.colorizer.render_size(video.width, video.height, video.sar)
         state = _ChunkState(job, chunk, self.config, render)
-        frames = read_frames(
+        frames = read_frames(  # here, not on the thread: a bad range raises at once
             job.info, chunk.read_start, chunk.read_stop, backend=self.config.decode.backend
         )
-        with SegmentWriter(path, job.spec, threads=self.threads) as writer:
-            for batch in batched(frames, self.config.model.batch_size):
-                lightness = np.stack([state.lightness(f) for f in batch])
-                ab = self.colorizer.predict(lightness)
-                done = 0
-                for frame, frame_l, frame_ab in zip(batch, lightness, ab, strict=True):
-                    for index, smoothed in state.push(frame, frame_ab, frame_l):
-                        done += state.emit(writer, index, smoothed)
-                if on_frames and done:
-                    on_frames(done)
-            done = sum(state.emit(writer, i, s) for i, s in state.smoother.finish())
-            if on_frames and done:
-                on_frames(done)
+        batches = state.batches(frames, self.config.model.batch_size)
+        del frames  # the decode thread's generator is its only owner, and closes it
+        progress = _Progress(on_frames)
+        with (
+            SegmentWriter(path, job.spec, threads=self.threads) as writer,
+            Consumer(partial(state.write, writer), _QUEUED, "vidcolor-encode") as encoder,
+            closing(produce(batches, _QUEUED, "vidcolor-decode")) as decoded,
+        ):
+            for batch in decoded:
+                ab = self.colorizer.predict(batch.lightness)
+                if ready := state.advance(batch, ab):
+                    encoder.put(ready)
+                progress.report(writer.frames)
+            if ready := state.finish():
+                encoder.put(ready)
+        progress.report(writer.frames)
         if writer.frames != chunk.frames:
             raise RuntimeError(
                 f"chunk {chunk.index} wrote {writer.frames} of {chunk.frames} frames"
@@ -113,8 +148,27 @@ class ChunkWorker:
         return SegmentResult(chunk.index, str(path), writer.frames, seconds, state.found_cuts())
 
 
+class _Progress:
+    """Turns the encoder's running total into the increments ``on_frames`` expects."""
+
+    def __init__(self, on_frames: Callable[[int], None] | None) -> None:
+        self.on_frames = on_frames
+        self.reported = 0
+
+    def report(self, written: int) -> None:
+        if self.on_frames and written > self.reported:
+            self.on_frames(written - self.reported)
+            self.reported = written
+
+
 class _ChunkState:
-    """Per-chunk bookkeeping between decode and encode: luma waiting for its chroma."""
+    """Per-chunk bookkeeping between decode and encode: luma waiting for its chroma.
+
+    Each method belongs to one stage: :meth:`batches` to the decode thread, :meth:`advance`,
+    :meth:`finish` and :meth:`found_cuts` to the calling thread, :meth:`write` to the encode
+    thread. Only the calling thread's methods change the state; the others read the fixed
+    settings and what they are handed.
+    """
 
     def __init__(self, job: Job, chunk: Chunk, config: Config, render: tuple[int, int]) -> None:
         video = job.info.video
@@ -131,39 +185,59 @@ class _ChunkState:
             else None
         )
         self._cuts: list[int] = []
-        self._units: dict[int, np.ndarray] = {}
-        self._frames: dict[int, Frame] = {}
+        self._held: dict[int, tuple[Frame, np.ndarray]] = {}  # owned frames and their unit luma
 
-    def lightness(self, frame: Frame) -> np.ndarray:
-        """The network's input for a frame: Lab L at render size, ``(h, w)`` float32."""
-        unit = color.luma_to_unit(frame.luma, self.job.info.video.bit_depth, self.full_range)
-        self._units[frame.index] = unit
-        small = cv2.resize(unit, self.render, interpolation=cv2.INTER_AREA)
-        return color.gray_to_lightness(torch.from_numpy(small)).numpy()
+    def batches(self, frames: Iterable[Frame], size: int) -> Iterator[_Batch]:
+        """Groups frames by ``size`` and adds what the network and the merge need of them."""
+        for batch in batched(frames, size):
+            yield self._prepare(batch)
 
-    def push(
-        self, frame: Frame, ab: np.ndarray, lightness: np.ndarray
+    def _prepare(self, frames: list[Frame]) -> _Batch:
+        """The frames' unit luma, and the network's input: Lab L at render size."""
+        depth = self.job.info.video.bit_depth
+        units = [color.luma_to_unit(f.luma, depth, self.full_range) for f in frames]
+        small = [cv2.resize(u, self.render, interpolation=cv2.INTER_AREA) for u in units]
+        lightness = [color.gray_to_lightness(torch.from_numpy(s)).numpy() for s in small]
+        return _Batch(frames, units, np.stack(lightness))
+
+    def advance(self, batch: _Batch, ab: np.ndarray) -> list[_Ready]:
+        """Hands a batch's ab to the smoother; returns the owned frames it finished."""
+        parts = zip(batch.frames, batch.units, ab, batch.lightness, strict=True)
+        return [ready for part in parts for ready in self._ready(self._push(*part))]
+
+    def finish(self) -> list[_Ready]:
+        """The owned frames the smoother still held at the end of the chunk."""
+        return list(self._ready(self.smoother.finish()))
+
+    def _push(
+        self, frame: Frame, unit: np.ndarray, ab: np.ndarray, lightness: np.ndarray
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Hands a frame's ab and lightness to the smoother; yields (index, ab) when ready."""
         index, owned = frame.index, self.chunk.start <= frame.index < self.chunk.stop
-        cut = self.detector is not None and self.detector.is_cut(index, self._units[index])
+        cut = self.detector is not None and self.detector.is_cut(index, unit)
         if cut and owned and index > self.chunk.read_start:  # the first frame read sees no cut
             self._cuts.append(index)
-        if owned:
-            self._frames[index] = frame
-        else:
-            del self._units[index]  # halo frames lend their ab, never their pixels
+        if owned:  # halo frames lend their ab, never their pixels
+            self._held[index] = frame, unit
         return self.smoother.push(index, ab, cut, lightness)
+
+    def _ready(self, smoothed: Iterable[tuple[int, np.ndarray]]) -> Iterator[_Ready]:
+        for index, ab in smoothed:
+            if index in self._held:
+                frame, unit = self._held.pop(index)
+                yield _Ready(frame, unit, ab)
 
     def found_cuts(self) -> tuple[int, ...] | None:
         """The owned frames that start a shot, or None when cuts were not looked for."""
         return tuple(self._cuts) if self.detector is not None else None
 
-    def emit(self, writer: SegmentWriter, index: int, ab: np.ndarray) -> int:
-        """Merges and encodes frame ``index`` if this chunk owns it; returns frames written."""
-        if index not in self._frames:
-            return 0
-        frame, unit = self._frames.pop(index), self._units.pop(index)
+    def write(self, writer: SegmentWriter, frames: list[_Ready]) -> None:
+        """Merges each frame's chroma with its luma and encodes it."""
+        for ready in frames:
+            writer.write(ready.frame.luma, self._chroma(ready.unit, ready.ab), ready.frame.pts)
+
+    def _chroma(self, unit: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """Output chroma planes for a frame's unit luma and render-size ab."""
         spec = self.job.spec
         size = (spec.chroma_width, spec.chroma_height)
         unit_small = cv2.resize(unit, size, interpolation=cv2.INTER_AREA)
@@ -172,6 +246,4 @@ class _ChunkState:
             torch.from_numpy(ab)[None], size=size[::-1], mode="bilinear", align_corners=False
         )
         chroma = color.lab_to_chroma(lightness, ab_full, self.matrix)[0]
-        planes = color.quantize_chroma(chroma, spec.bit_depth, self.full_range)
-        writer.write(frame.luma, planes, frame.pts)
-        return 1
+        return color.quantize_chroma(chroma, spec.bit_depth, self.full_range)
