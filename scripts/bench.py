@@ -16,7 +16,8 @@ d. decode plus encode alone, no model (neutral chroma): the I/O floor.
 Prints fps for each (medians), the ratios a/b (fps) and a / (c + d) (time), and the peak
 resident memory of this process and every process it started (Ray's included) during each
 measurement. ``--smoke`` runs a tiny generated clip once at render factor 4: it checks that
-the benchmark works, and its figures mean nothing.
+the benchmark works, and its figures mean nothing. ``--only vidcolor`` measures just (a), e.g.
+to compare peak memory on a short clip and one 10 times longer.
 """
 
 from __future__ import annotations
@@ -193,6 +194,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--smoke", action="store_true", help="tiny clip, render factor 4, once")
+    parser.add_argument("--only", help="comma-separated subset of vidcolor,baseline,model,io")
     args = parser.parse_args()
     tmp_dir = tempfile.TemporaryDirectory(prefix="vidcolor-bench-")
     tmp = Path(tmp_dir.name)
@@ -214,6 +216,8 @@ def main() -> int:
         "model": lambda: model_alone(clip, config, tmp),
         "io": lambda: io_alone(clip, config, tmp),
     }
+    if args.only:
+        steps = {k: v for k, v in steps.items() if k in args.only.split(",")}
     seconds: dict[str, list[float]] = {k: [] for k in steps}
     peaks: dict[str, int] = dict.fromkeys(steps, 0)
     try:
@@ -245,9 +249,13 @@ def _report(
           f"weights {config.model.weights}; smoothing {config.smooth.mode}; "
           f"repeats {args.repeats}; overrides {args.set or 'none'}")  # fmt: skip
     for key, name in NAMES.items():
+        if key not in seconds:
+            continue
         runs = ", ".join(f"{frames / s:.2f}" for s in seconds[key])
         print(f"{name:44s} {frames / median[key]:7.2f} fps ({runs})  "
               f"peak RSS {peaks[key] / 2**20:,.0f} MiB")  # fmt: skip
+    if len(median) < len(NAMES):
+        return
     print(f"a/b, speed-up over the DeOldify-style pipeline: "
           f"{median['baseline'] / median['vidcolor']:.2f}x")  # fmt: skip
     floor = median["model"] + median["io"]

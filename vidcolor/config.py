@@ -35,7 +35,7 @@ class ModelConfig:
     weights: str | None = "default"
     arch: str = "unet_resnet18"
     render_factor: int = _range(21, 4, 128)
-    batch_size: int = _range(4, 1, 256)
+    batch_size: int = _range(0, 0, 256)  # 0: 1 on CPU, 8 on CUDA (Colorizer)
     device: str = _choice("auto", "auto", "cpu", "cuda")
 
 

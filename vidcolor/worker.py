@@ -124,7 +124,7 @@ class ChunkWorker:
         frames = read_frames(  # here, not on the thread: a bad range raises at once
             job.info, chunk.read_start, chunk.read_stop, backend=self.config.decode.backend
         )
-        batches = state.batches(frames, self.config.model.batch_size)
+        batches = state.batches(frames, self.colorizer.batch_size)
         del frames  # the decode thread's generator is its only owner, and closes it
         progress = _Progress(on_frames)
         with (
