@@ -108,6 +108,9 @@ def start(clip: Path, out: Path, log: Path, *extra: str) -> subprocess.Popen[str
     return subprocess.Popen(
         [*command, *RUN, "--log-file", str(log), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell that starts jobs in the background ignores SIGINT in them, and children
+        # inherit that; a user's terminal does not, so Ctrl-C is restored for the run.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
 
 

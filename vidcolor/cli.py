@@ -302,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vidcolor`` command; returns the process exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="vidcolor: %(levelname)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # the terminal: warnings only, even when
+        handler.setLevel(logging.WARNING)  # --log-file lets vidcolor's INFO records through
     commands = {
         "run": _cmd_run,
         "probe": _cmd_probe,
