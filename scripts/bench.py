@@ -143,7 +143,7 @@ def deoldify_style(clip: Path, config: Config, tmp: Path) -> int:
     return len(names)
 
 
-def model_alone(clip: Path, config: Config, tmp: Path) -> tuple[int, float]:
+def model_alone(clip: Path, config: Config) -> tuple[int, float]:
     """(frames, seconds of predict only): decoding and resizing happen before the clock."""
     colorizer = Colorizer(config.model)
     info = probe(clip)
@@ -177,7 +177,7 @@ def io_alone(clip: Path, config: Config, tmp: Path) -> int:
     return writer.frames
 
 
-def measure(name: str, step: Callable[[], object]) -> tuple[float, int]:
+def measure(step: Callable[[], object]) -> tuple[float, int]:
     """(seconds, peak bytes) of one step; the model step reports its own seconds."""
     with PeakMemory() as memory:
         began = time.perf_counter()
@@ -213,7 +213,7 @@ def main() -> int:
     steps = {
         "vidcolor": lambda: vidcolor_end_to_end(clip, config, tmp),
         "baseline": lambda: deoldify_style(clip, config, tmp),
-        "model": lambda: model_alone(clip, config, tmp),
+        "model": lambda: model_alone(clip, config),
         "io": lambda: io_alone(clip, config, tmp),
     }
     if args.only:
@@ -223,7 +223,7 @@ def main() -> int:
     try:
         for repeat in range(args.repeats):
             for key, step in steps.items():
-                took, peak = measure(key, step)
+                took, peak = measure(step)
                 seconds[key].append(took)
                 peaks[key] = max(peaks[key], peak)
                 print(f"repeat {repeat + 1}: {key} {took:.1f} s", file=sys.stderr)

@@ -167,11 +167,17 @@ def test_evaluate_video(colorizer, tmp_path):
     assert report["timing"]["smooth_per_frame"] >= 0
 
 
-def test_evaluate_video_smooths_ours_and_stops_at_cuts(colorizer, tmp_path):
-    clip = make_clip(
-        tmp_path / "cut.mkv", codec="ffv1", frames=12, size=(96, 64), chroma=True,
-        pattern="cut", cut_at=6,
-    )  # fmt: skip
+@pytest.fixture(scope="module")
+def cut_video(tmp_path_factory):
+    """12 colorful lossless frames with a hard cut at frame 6."""
+    path = tmp_path_factory.mktemp("video") / "cut.mkv"
+    return make_clip(
+        path, codec="ffv1", frames=12, size=(96, 64), chroma=True, pattern="cut", cut_at=6
+    )
+
+
+def test_evaluate_video_smooths_ours_and_stops_at_cuts(colorizer, cut_video):
+    clip = cut_video
     common = {"render_factor": RENDER_FACTOR, "mean_ab": (0.0, 0.0)}
     off = evaluate.evaluate_video(colorizer, clip, smooth=SmoothConfig(mode="off"), **common)
     flow = evaluate.evaluate_video(colorizer, clip, smooth=SmoothConfig(mode="flow"), **common)
@@ -188,11 +194,8 @@ def test_evaluate_video_smooths_ours_and_stops_at_cuts(colorizer, tmp_path):
     assert only["truth"]["warp_error"] != off["truth"]["warp_error"]
 
 
-def test_evaluate_video_from_a_start_frame(colorizer, tmp_path):
-    clip = make_clip(
-        tmp_path / "cut.mkv", codec="ffv1", frames=12, size=(96, 64), chroma=True,
-        pattern="cut", cut_at=6,
-    )  # fmt: skip
+def test_evaluate_video_from_a_start_frame(colorizer, cut_video):
+    clip = cut_video
     common = {"render_factor": RENDER_FACTOR, "mean_ab": (0.0, 0.0)}
     off = SmoothConfig(mode="off")
     whole = evaluate.evaluate_video(colorizer, clip, smooth=off, **common)

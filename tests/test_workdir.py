@@ -91,7 +91,7 @@ def test_a_manifest_naming_a_path_outside_is_not_trusted(tmp_path):
     assert (tmp_path / "outside.mkv").exists()
 
 
-def test_manifest_is_replaced_atomically(tmp_path):
+def test_manifest_lists_recorded_segments_and_leaves_no_partial_file(tmp_path):
     work = WorkDir.open(tmp_path / "w", "k1", CHUNKS)
     _finish(work, 1, b"one")
     assert sorted(p.name for p in work.path.iterdir()) == [MANIFEST, "segment_000001.mkv"]

@@ -158,12 +158,11 @@ def session(run: RunConfig) -> Iterator[list[dict[str, float]]]:
         yield _nodes()
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if run.address:
-        check_address(run.address)
+    if run.address:  # the pipeline has already run check_address on it
         try:
             ray.init(address=run.address, logging_level=logging.ERROR, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise ConfigError(
                 f"cannot connect to the Ray cluster at {run.address} ({first}); "
                 "check `ray status` on the head node"
