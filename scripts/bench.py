@@ -9,8 +9,10 @@ a. vidcolor end to end: ``vidcolor.pipeline.run`` (probe, Ray workers, decode, m
    smoothing, encode, ffmpeg join with the source's audio). Ray is started once, before.
 b. a DeOldify-style baseline written for this benchmark: ffmpeg extracts every frame to JPEG
    on disk, each frame is colorized alone (batch 1, fp32) and written back as JPEG, and ffmpeg
-   rebuilds the video (libx264, CRF 17) and re-adds the audio (AAC).
-c. the model alone on pre-decoded frames, batched as configured: the compute floor.
+   rebuilds the video (libx264, CRF 17) and re-adds the audio (AAC). It runs in a process of
+   its own, as a plain PyTorch program (default allocator), timed after its imports.
+c. the model alone on pre-decoded frames, batched and in the precision configured, in a process
+   tuned as a worker is: the compute floor.
 d. decode plus encode alone, no model (neutral chroma): the I/O floor.
 
 Prints fps for each (medians), the ratios a/b (fps) and a / (c + d) (time), and the peak
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -32,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -50,6 +54,7 @@ from vidcolor.evaluate import merge_gray_ab, render_lightness
 from vidcolor.pipeline import run
 from vidcolor.probe import VideoInfo, probe
 from vidcolor.sample import write_sample
+from vidcolor.worker import keep_freed_memory
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "media" / "chaplin.mp4"
 NAMES = {
@@ -109,8 +114,19 @@ def vidcolor_end_to_end(clip: Path, config: Config, tmp: Path) -> int:
     return run(clip, out, config).frames
 
 
-def deoldify_style(clip: Path, config: Config, tmp: Path) -> int:
-    """Every frame through JPEG files, one at a time, as DeOldify's video pipeline does."""
+def deoldify_style(clip: Path, config: Config, tmp: Path) -> tuple[int, float]:
+    """In a fresh process, as a user would run it: see :func:`_deoldify_style`."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(_deoldify_style, clip, config, tmp).result()
+
+
+def _deoldify_style(clip: Path, config: Config, tmp: Path) -> tuple[int, float]:
+    """(frames, seconds): every frame through JPEG files, one at a time, in float32, as
+    DeOldify's video pipeline does. It runs in a process of its own, with the allocator and
+    thread count a plain PyTorch program has; its clock starts after the imports."""
+    began = time.perf_counter()
+    torch.set_num_threads(config.run.cpus_per_worker)
     frames_in, frames_out = tmp / "jpg_in", tmp / "jpg_out"
     for folder in (frames_in, frames_out):
         folder.mkdir(exist_ok=True)
@@ -122,7 +138,7 @@ def deoldify_style(clip: Path, config: Config, tmp: Path) -> int:
          "-q:v", "2", str(frames_in / "%06d.jpg")],
         check=True,
     )  # fmt: skip
-    model = dataclasses.replace(config.model, batch_size=1)
+    model = dataclasses.replace(config.model, batch_size=1, precision="float32")
     colorizer = Colorizer(model)
     info = probe(clip)
     render = colorizer.render_size(info.video.width, info.video.height, info.video.sar)
@@ -140,7 +156,7 @@ def deoldify_style(clip: Path, config: Config, tmp: Path) -> int:
          "-c:v", "libx264", "-crf", "17", "-pix_fmt", "yuv420p", "-c:a", "aac", str(out)],
         check=True,
     )  # fmt: skip
-    return len(names)
+    return len(names), time.perf_counter() - began
 
 
 def model_alone(clip: Path, config: Config) -> tuple[int, float]:
@@ -178,7 +194,8 @@ def io_alone(clip: Path, config: Config, tmp: Path) -> int:
 
 
 def measure(step: Callable[[], object]) -> tuple[float, int]:
-    """(seconds, peak bytes) of one step; the model step reports its own seconds."""
+    """(seconds, peak bytes) of one step; the model and baseline steps report their own
+    seconds."""
     with PeakMemory() as memory:
         began = time.perf_counter()
         result = step()
@@ -208,6 +225,7 @@ def main() -> int:
         clip = DEFAULT_CLIP if DEFAULT_CLIP.exists() else write_sample(tmp / "sample.mp4")
     config = load_config(None, overrides)
     torch.set_num_threads(config.run.cpus_per_worker)  # as each worker runs
+    keep_freed_memory()  # as each worker does (the baseline runs in a process of its own)
     info = probe(clip)
     start_local_ray(os.cpu_count() or 1)
     steps = {
@@ -246,6 +264,7 @@ def _report(
     median = {k: statistics.median(v) for k, v in seconds.items()}
     print(f"clip: {clip.name} {v.width}x{v.height}, {frames} frames; cpus: {os.cpu_count()}")
     print(f"model: render factor {config.model.render_factor}, batch {config.model.batch_size}, "
+          f"precision {config.model.precision} (baseline float32), "
           f"weights {config.model.weights}; smoothing {config.smooth.mode}; "
           f"repeats {args.repeats}; overrides {args.set or 'none'}")  # fmt: skip
     for key, name in NAMES.items():

@@ -40,7 +40,7 @@ import ray
 from vidcolor.chunks import Chunk
 from vidcolor.config import Config, RunConfig
 from vidcolor.errors import ConfigError, VidcolorError
-from vidcolor.worker import ChunkWorker, Job, SegmentResult
+from vidcolor.worker import ChunkWorker, Job, SegmentResult, keep_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,7 @@ class _RayWorker:
     """A ChunkWorker inside a Ray actor: knows its node, and stages files for ``ray`` transfer."""
 
     def __init__(self, config: Config, threads: int, weights: Upload | None) -> None:
+        keep_freed_memory()  # this process is the actor's own
         if weights is not None:  # this node's copy of the driver's weights file
             model = dataclasses.replace(config.model, weights=str(_stage(weights)))
             config = dataclasses.replace(config, model=model)

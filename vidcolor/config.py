@@ -37,6 +37,7 @@ class ModelConfig:
     render_factor: int = _range(21, 4, 128)
     batch_size: int = _range(0, 0, 256)  # 0: 1 on CPU, 8 on CUDA (Colorizer)
     device: str = _choice("auto", "auto", "cpu", "cuda")
+    precision: str = _choice("auto", "auto", "float32", "bfloat16", "float16")  # Colorizer
 
 
 @dataclass(frozen=True)

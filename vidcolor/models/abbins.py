@@ -136,3 +136,51 @@ def annealed_mean(
         x = x + bias.to(x)
     prob = torch.softmax(x / temperature, dim=-1)
     return (prob @ centres.to(prob)).permute(0, 3, 1, 2)
+
+
+DECODE_BLOCK = 4096  # pixels per step of decode_head: 4096 x 255 float32 logits are 4 MB
+
+
+def decode_head(
+    features: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    centres: Tensor,
+    temperature: float = TEMPERATURE,
+    logit_bias: Tensor | None = None,
+) -> Tensor:
+    """The annealed mean of a 1x1 conv head's bins, computed from the features before it.
+
+    Equal to :func:`annealed_mean` of ``conv2d(features, weight, bias)`` (within 1e-3 ab), but
+    it never holds the ``(N, Q, H, W)`` logits: the temperature and ``logit_bias`` are folded
+    into the conv's weights, and the logits, their softmax and its mean are made for
+    :data:`DECODE_BLOCK` pixels at a time, which stay in cache. The softmax's denominator
+    comes from the same matrix product as the mean (a column of ones beside the centres).
+    At 320x256 on 2 CPU threads: 35 ms against 237 ms for the conv plus ``annealed_mean``.
+    Logits are float32 whatever the features' dtype.
+
+    Args:
+        features: ``(N, C, H, W)``, fastest in channels_last (then the pixel view is free).
+        weight: the head conv's ``(Q, C, 1, 1)`` weight; ``bias``: its ``(Q,)`` bias.
+        centres: ``(Q, 2)`` bin centres; ``logit_bias``: ``(Q,)`` or ``None``.
+
+    Returns:
+        ``(N, 2, H, W)`` float32 ab, a permuted view of a pixel-major tensor.
+    """
+    n, c, h, w = features.shape
+    q = len(centres)
+    if weight.shape[:2] != (q, c) or weight[0, 0].numel() != 1:
+        raise ValueError(f"expected a ({q}, {c}, 1, 1) head weight, got {tuple(weight.shape)}")
+    pixels = features.permute(0, 2, 3, 1).reshape(-1, c)
+    shift = bias.float() if logit_bias is None else bias.float() + logit_bias.float()
+    scaled_w = (weight.reshape(q, c).t().float() / temperature).contiguous()  # (C, Q)
+    scaled_b = (shift / temperature).to(pixels.device)
+    sums = torch.cat([centres.float(), centres.new_ones(q, 1, dtype=torch.float32)], dim=1)
+    out = torch.empty(len(pixels), 2, dtype=torch.float32, device=pixels.device)
+    for lo in range(0, len(pixels), DECODE_BLOCK):
+        logits = torch.addmm(scaled_b, pixels[lo : lo + DECODE_BLOCK].float(), scaled_w)
+        logits.sub_(logits.amax(dim=1, keepdim=True)).exp_()
+        weighted = logits @ sums  # (block, 3): sum p * a, sum p * b, sum p (unnormalised)
+        torch.div(weighted[:, :2], weighted[:, 2:], out=out[lo : lo + DECODE_BLOCK])
+    return out.reshape(n, h, w, 2).permute(0, 3, 1, 2)
+

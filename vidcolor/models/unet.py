@@ -237,7 +237,7 @@ class UNet(nn.Module):
 
     size_multiple = 32
     centres: Tensor  # (Q, 2) ab of the bins, a buffer
-    logit_bias: Tensor  # (Q,) added to the bin logits before decoding, a buffer
+    logit_bias: Tensor  # (Q,) added to the bin logits before decoding, a buffer; both float32
 
     def __init__(
         self,
@@ -301,16 +301,25 @@ class UNet(nn.Module):
             ab in Lab units, shape ``(N, 2, H, W)``: ``ab_max * tanh`` of the head for
             ``head="ab"``, the annealed mean of the bin distribution for ``head="bins"``.
         """
-        raw = self.head_output(lum)
+        features = self.features(lum)
         if self.head_kind == "bins":
-            return abbins.annealed_mean(raw, self.centres, self.temperature, self.logit_bias)
-        return self.ab_max * torch.tanh(raw)
+            conv = self.head[0]
+            return abbins.decode_head(
+                features, conv.weight, conv.bias, self.centres, self.temperature, self.logit_bias
+            )
+        return self.ab_max * torch.tanh(self.head(features).float())
 
     def head_output(self, lum: Tensor) -> Tensor:
         """The head before decoding: ``(N, 2, H, W)`` for ``head="ab"``, bin logits
         ``(N, Q, H, W)`` for ``head="bins"`` (what the classification loss trains)."""
+        return self.head(self.features(lum))
+
+    def features(self, lum: Tensor) -> Tensor:
+        """The decoder's full-resolution features, the head's input, in the network's dtype."""
         _check_input(lum)
-        x = lum / 50.0 - 1.0  # [0, 100] -> [-1, 1], the range the convs are initialised for
+        # [0, 100] -> [-1, 1], the range the convs are initialised for; scaled in float32
+        # before any cast, so a bfloat16 network sees L in steps of 0.2, not 0.4.
+        x = (lum.float() / 50.0 - 1.0).to(self.encoder.conv1.weight.dtype)
         stem, s4, s8, s16, s32 = self.encoder.forward_features(x)
         y = self.middle(s32)
         y = self.up16(y, s16)
@@ -318,8 +327,16 @@ class UNet(nn.Module):
         y = self.up4(y, s4)
         y = self.up2(y, stem)
         y = self.up1(y)
-        y = self.res(torch.cat([y, x], dim=1))  # DeOldify's "last_cross": full-res input detail
-        return self.head(y)
+        return self.res(torch.cat([y, x], dim=1))  # DeOldify's "last_cross": full-res input detail
+
+    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+        """Moves and casts like any module, except that the bin centres and logit bias stay
+        float32: the head is decoded in float32 whatever the network's dtype."""
+        tables = {"centres": self.centres, "logit_bias": self.logit_bias}
+        super()._apply(fn, recurse)
+        for name, table in tables.items():
+            setattr(self, name, table.to(getattr(self, name).device))
+        return self
 
 
 def _check_input(lum: Tensor) -> None:
