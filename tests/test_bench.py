@@ -28,3 +28,23 @@ def test_bench_smoke_prints_all_four_measurements_and_both_ratios():
         assert float(line.split("fps")[0].split()[-1]) > 0
     assert any(x.startswith("a/b,") for x in lines)
     assert any(x.startswith("a/(c+d),") for x in lines)
+
+
+MEMORY_SCRIPT = SCRIPT.with_name("bench_memory.py")
+
+
+@pytest.mark.slow
+def test_memory_estimate_covers_what_a_real_worker_reaches():
+    """A real worker process colorizes a clip; its peak RSS must not exceed the estimate that
+    places workers on nodes and refuses frames too large (nor be far below it)."""
+    result = subprocess.run(
+        [sys.executable, str(MEMORY_SCRIPT), "--sizes", "640x360", "--frames", "24",
+         "--codecs", "h264,ffv1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert [row[:2] for row in rows] == [["640x360", "h264"], ["640x360", "ffv1"]]
+    for row in rows:
+        ratio = float(row[-1])
+        assert 1.0 <= ratio <= 2.0, row

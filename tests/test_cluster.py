@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -95,6 +96,26 @@ def test_every_worker_can_be_placed_when_more_are_asked_than_fit():
     assert worker_shape(every_half_gpu, "auto", head_and_gpus, 100) == WorkerShape(16, 0.5, 0.5)
     one = [{"CPU": 1.0}]
     assert worker_shape(RunConfig(), "cpu", one, 100) == WorkerShape(1, 1.0, 0.0)
+
+
+def test_workers_fit_each_nodes_memory_and_too_large_frames_are_refused_with_the_estimate():
+    gib = 2**30
+    nodes = [{"CPU": 8.0, "memory": 7.0 * gib}, {"CPU": 8.0, "memory": 3.0 * gib}]
+
+    def needs(size: float) -> Callable[[bool], int]:
+        return lambda gpu: int(size * gib)
+
+    # 2 of 3 GiB workers on the first node, 1 on the second, though the CPUs hold 8.
+    assert worker_shape(RunConfig(), "cpu", nodes, 100, needs(3)) == WorkerShape(3, 2.0, 0.0, 3 * gib)
+    assert worker_shape(RunConfig(), "cpu", nodes, 100, needs(0.5)).count == 8  # CPUs bind
+    with pytest.raises(ConfigError, match="do not fit"):
+        worker_shape(RunConfig(workers=4), "cpu", nodes, 100, needs(3))
+    with pytest.raises(ConfigError, match=r"needs about 7\.5 GiB .* more than 7\.0 GiB"):
+        worker_shape(RunConfig(), "cpu", nodes, 100, needs(7.5))
+    # A GPU worker batches more frames, and is asked for its own estimate.
+    gpu_nodes = [{"CPU": 8.0, "GPU": 1.0, "memory": 7.0 * gib}]
+    shape = worker_shape(RunConfig(), "auto", gpu_nodes, 100, lambda gpu: (5 if gpu else 1) * gib)
+    assert shape == WorkerShape(1, 2.0, 1.0, 5 * gib)
 
 
 # -- faults: a subprocess run as a user starts it, watched through its --log-file --------------

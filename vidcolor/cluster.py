@@ -26,6 +26,7 @@ import copy
 import dataclasses
 import fcntl
 import logging
+import math
 import os
 import shutil
 import socket
@@ -51,11 +52,12 @@ RESTARTS = 2  # a worker lost mid-chunk is replaced this often before its chunk 
 
 @dataclass(frozen=True)
 class WorkerShape:
-    """How many workers, and the CPUs and GPUs each asks Ray for."""
+    """How many workers, and the CPUs, GPUs and memory (bytes) each asks Ray for."""
 
     count: int
     cpus: float
     gpus: float
+    memory: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,11 @@ class ChunkDone:
 
 
 def worker_shape(
-    run: RunConfig, device: str, nodes: Sequence[dict[str, float]], chunks: int
+    run: RunConfig,
+    device: str,
+    nodes: Sequence[dict[str, float]],
+    chunks: int,
+    memory: Callable[[bool], int] | None = None,
 ) -> WorkerShape:
     """Workers as asked, else as many as fit the cluster's nodes, never more than chunks.
 
@@ -102,11 +108,17 @@ def worker_shape(
     count. More workers than fit get a smaller CPU share, chosen so that every one of them can
     be placed on some node (a worker Ray cannot place would wait forever).
 
+    Memory counts too: ``memory(gpu)`` is what one worker needs (a GPU worker batches more
+    frames), and a node holds no more workers than its ``memory`` resource (Ray's share of
+    its RAM) has room for.
+
     Args:
-        nodes: Each live node's resources (``CPU``, ``GPU`` ...), as Ray reports them.
+        nodes: Each live node's resources (``CPU``, ``GPU``, ``memory`` ...), as Ray reports
+            them.
 
     Raises:
         ConfigError: more GPUs per worker than any node has, or more GPU workers than fit.
+        ConfigError: one worker needs more memory than any node offers.
     """
     gpus = run.gpus_per_worker
     if gpus is None:
@@ -118,12 +130,27 @@ def worker_shape(
             "set --gpus-per-worker 0 for CPU workers"
         )
 
+    needed = memory(gpus > 0) if memory else 0
+    roomiest = max((n.get("memory", math.inf) for n in nodes), default=0.0)
+    if needed > roomiest:
+        raise ConfigError(
+            f"each worker needs about {needed / 2**30:.1f} GiB for these frames, and no node "
+            f"offers Ray more than {roomiest / 2**30:.1f} GiB; use a machine with more memory, "
+            "a lower --render-factor, or --codec ffv1 (the encoder with the smallest footprint)"
+        )
+
     def slots(cpus: float) -> int:
-        """Workers that fit at ``cpus`` CPUs and ``gpus`` GPUs each (a little slack for floats)."""
+        """Workers that fit at ``cpus`` CPUs, ``gpus`` GPUs and ``needed`` bytes each (a
+        little slack for floats)."""
         fits = [int(n.get("CPU", 0) / cpus + 1e-9) for n in nodes]
         if gpus:
             fits = [
                 min(f, int(n.get("GPU", 0) / gpus + 1e-9)) for f, n in zip(fits, nodes, strict=True)
+            ]
+        if needed:
+            fits = [
+                min(f, int(n.get("memory", math.inf) // needed))
+                for f, n in zip(fits, nodes, strict=True)
             ]
         return sum(fits)
 
@@ -136,7 +163,7 @@ def worker_shape(
             f"{count} worker(s) with {gpus:g} GPU(s) each do not fit this cluster "
             f"(at most {slots(1e-3)}); ask for fewer --workers"
         )
-    return WorkerShape(count, max(fitting), gpus)
+    return WorkerShape(count, max(fitting), gpus, needed)
 
 
 def uses_ray_transfer(run: RunConfig) -> bool:
@@ -348,7 +375,11 @@ def colorize(
     """
     actor_cls: Any = ray.remote(_RayWorker)
     actor_cls = actor_cls.options(
-        num_cpus=shape.cpus, num_gpus=shape.gpus, max_restarts=RESTARTS, max_task_retries=RESTARTS
+        num_cpus=shape.cpus,
+        num_gpus=shape.gpus,
+        memory=shape.memory or None,
+        max_restarts=RESTARTS,
+        max_task_retries=RESTARTS,
     )
     weights = shipment.weights if shipment else None
     threads = config.run.cpus_per_worker

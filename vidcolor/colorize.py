@@ -68,7 +68,8 @@ class DeOldifyAb(nn.Module):
         """Map L ``(N, 1, H, W)`` in [0, 100], H and W even, to ab ``(N, 2, H, W)``."""
         neutral = torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1)
         gray = color.lab_to_rgb(neutral)[:, :1]  # a = b = 0: R = G = B = the gray
-        dtype = next(self.generator.parameters()).dtype  # the color math stays float32
+        # The generator computes in its weights' dtype; the color math stays float32.
+        dtype = next(self.generator.parameters(), lightness).dtype
         rgb = self.generator(gray_to_input(gray).to(dtype)).float()
         return color.rgb_to_lab(rgb.clamp(0.0, 1.0))[:, 1:]
 

@@ -9,6 +9,7 @@ overrides, in that order. Every key, type and value is checked: a wrong one rais
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -120,14 +121,25 @@ def load_config(path: Path | None = None, overrides: typing.Sequence[str] = ()) 
         tree = _read_yaml(path)
     for item in overrides:
         key, sep, raw = item.partition("=")
-        if not sep or "." not in key:
-            raise ConfigError(f"--set expects section.key=value, got {item!r}")
         section, _, name = key.strip().partition(".")
+        if not sep or not section or not name:
+            raise ConfigError(f"--set expects section.key=value, got {item!r}")
         tree.setdefault(section, {})
         if not isinstance(tree[section], dict):
             raise ConfigError(f"config section {section!r} must be a mapping")
-        tree[section][name] = yaml.safe_load(raw) if raw.strip() else None
+        tree[section][name] = _scalar(raw)
     return _build(Config, tree, prefix="")
+
+
+def _scalar(raw: str) -> Any:
+    """A ``--set`` value parsed as YAML; text YAML cannot parse (``@x``, ``[1``) stays text, and
+    the key's own check then says what the key accepts."""
+    if not raw.strip():
+        return None
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
 
 
 def to_dict(config: Config) -> dict[str, Any]:
@@ -135,11 +147,32 @@ def to_dict(config: Config) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping; PyYAML keeps the last one
+    silently, so a second ``model:`` section would drop the first without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    raise ConfigError(
+                        f"config file {self.name} sets {key_node.value!r} twice (line "
+                        f"{key_node.start_mark.line + 1}); keep one"
+                    )
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as f:
+            data = yaml.load(f, Loader=_StrictLoader)  # a SafeLoader: plain data only
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise ConfigError(f"cannot read config file {path}: {reason}; give a YAML file") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}".splitlines()[0]) from None
     if data is None:
@@ -156,18 +189,34 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
         if key not in known:
             where = f"in {prefix.rstrip('.')}" if prefix else "sections"
             raise ConfigError(
-                f"unknown config key {prefix}{key}; known {where}: {', '.join(known)}"
+                f"unknown config key {prefix}{key}{_suggest(str(key), list(known), prefix)}; "
+                f"known {where}: {', '.join(known)}"
             )
     kwargs = {}
     for name, value in values.items():
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
-                raise ConfigError(f"config section {prefix}{name} must be a mapping")
+                keys = ", ".join(f.name for f in dataclasses.fields(hint))
+                raise ConfigError(
+                    f"config section {prefix}{name} must be a mapping of its keys ({keys}); "
+                    f"got {value!r}"
+                )
             kwargs[name] = _build(typing.cast(type, hint), value, prefix=f"{prefix}{name}.")
         else:
             kwargs[name] = _check(f"{prefix}{name}", hint, value, known[name].metadata)
     return cls(**kwargs)
+
+
+def _suggest(key: str, known: list[str], prefix: str) -> str:
+    """`` (did you mean X?)`` for a key that belongs to another section, or a near miss."""
+    homes = [
+        f"{section}.{key}"
+        for section, hint in typing.get_type_hints(Config).items()
+        if key in {f.name for f in dataclasses.fields(hint)}
+    ]
+    guess = homes or [prefix + k for k in difflib.get_close_matches(key, known, n=1)]
+    return f" (did you mean {' or '.join(guess)}?)" if guess else ""
 
 
 def _check(key: str, hint: Any, value: Any, meta: typing.Mapping[str, Any]) -> Any:
@@ -175,21 +224,32 @@ def _check(key: str, hint: Any, value: Any, meta: typing.Mapping[str, Any]) -> A
     if value is None:
         if type(None) in allowed:
             return None
-        raise ConfigError(f"config key {key} may not be empty")
+        raise ConfigError(f"config key {key} may not be empty; it takes {_accepts(allowed, meta)}")
     if float in allowed and type(value) is int:
         value = float(value)
-    if type(value) not in allowed:  # bool is not int here: `render_factor: true` is a mistake
-        names = " or ".join(t.__name__ for t in allowed if t is not type(None))
-        raise ConfigError(f"config key {key} must be {names}, got {value!r}")
-    if "choices" in meta and value not in meta["choices"]:
-        raise ConfigError(
-            f"config key {key} must be one of {', '.join(meta['choices'])}; got {value!r}"
-        )
+    ok = type(value) in allowed  # bool is not int here: `render_factor: true` is a mistake
+    if ok and "choices" in meta:
+        ok = value in meta["choices"]
+    if ok and "range" in meta:
+        lo, hi = meta["range"]
+        ok = lo <= value <= hi  # also refuses NaN
+    if not ok:
+        raise ConfigError(f"config key {key} must be {_accepts(allowed, meta)}; got {value!r}")
+    return value
+
+
+_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _accepts(allowed: tuple[type, ...], meta: typing.Mapping[str, Any]) -> str:
+    """What a key takes, in words: ``one of flow, window, off``, ``an integer between 0 and 32``."""
+    if "choices" in meta:
+        return f"one of {', '.join(meta['choices'])}"
+    words = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in allowed if t is not type(None))
     if "range" in meta:
         lo, hi = meta["range"]
-        if not lo <= value <= hi:
-            raise ConfigError(f"config key {key} must be between {lo} and {hi}; got {value!r}")
-    return value
+        words += f" between {lo} and {hi}"
+    return words + (" (or null)" if type(None) in allowed else "")
 
 
 def _allowed_types(hint: Any) -> tuple[type, ...]:

@@ -81,7 +81,7 @@ def read_frames(
 
 def _pyav_opens(info: VideoInfo) -> bool:
     try:
-        av.open(str(info.path)).close()
+        av.open(str(info.path.absolute())).close()
     except av.FFmpegError:
         return False
     return True
@@ -94,7 +94,7 @@ def _read_pyav(info: VideoInfo, start: int, stop: int, threads: int) -> Iterator
     if start == stop:
         return
     video = info.video
-    with av.open(str(info.path)) as container:
+    with _open(info) as container:
         stream = container.streams[video.index]
         stream.codec_context.thread_type = "AUTO"  # frame + slice threads
         stream.codec_context.thread_count = threads
@@ -103,10 +103,11 @@ def _read_pyav(info: VideoInfo, start: int, stop: int, threads: int) -> Iterator
             try:
                 frame = next(frames, None)
             except av.FFmpegError as error:
+                why = getattr(error, "strerror", None) or error
                 raise DecodeError(
-                    f"{info.path}: cannot decode frame {index} ({error}); the file may be damaged",
+                    f"{info.path}: cannot decode frame {index} ({why}); the file may be damaged",
                     frame=index,
-                ) from error
+                ) from None
             if frame is None:
                 raise DecodeError(
                     f"{info.path}: decoding stopped before frame {index} of {video.frame_count}"
@@ -119,7 +120,26 @@ def _read_pyav(info: VideoInfo, start: int, stop: int, threads: int) -> Iterator
                     f"counted {video.pts[index]}; the file changed or its timestamps are broken",
                     frame=index,
                 )
+            if frame.is_corrupt:  # the decoder hid errors in it, e.g. with its neighbours' pixels
+                raise DecodeError(
+                    f"{info.path}: frame {index} is damaged (the decoder had to conceal errors in "
+                    "it); repair or copy the file again from its source",
+                    frame=index,
+                )
             yield Frame(index=index, pts=frame.pts, luma=luma_plane(frame))
+
+
+def _open(info: VideoInfo) -> Any:
+    """The probed file, opened again; it must still hold the probed video stream."""
+    try:
+        container = av.open(str(info.path.absolute()))  # absolute: "a:b.mp4" is no protocol
+    except (av.FFmpegError, OSError) as error:
+        raise DecodeError(f"{info.path}: cannot open it again ({error}); was it changed?") from None
+    streams = container.streams
+    if not (info.video.index < len(streams) and streams[info.video.index].type == "video"):
+        container.close()
+        raise DecodeError(f"{info.path}: its video stream {info.video.index} is gone; was it changed?")
+    return container
 
 
 def _frames_from(container: Any, stream: Any, info: VideoInfo, start: int) -> Iterator[Any]:

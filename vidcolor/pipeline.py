@@ -34,7 +34,7 @@ from vidcolor.workdir import (
     settings_digest,
     write_bytes_atomic,
 )
-from vidcolor.worker import Job
+from vidcolor.worker import Job, memory_estimate
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,14 @@ def _colorize(
         work.record(done.result.index, path, done.result.frames, done.result.cuts)
 
     with cluster.session(config.run) as resources:
-        shape = cluster.worker_shape(config.run, config.model.device, resources, len(pending))
+        weights = _weights_size(config)
+
+        def memory(gpu: bool) -> int:
+            return memory_estimate(job.info.video, job.spec, config, weights, gpu=gpu)
+
+        shape = cluster.worker_shape(
+            config.run, config.model.device, resources, len(pending), memory
+        )
         log.info("%d worker(s), %.3g CPU and %.3g GPU each; %d of %d chunk(s) to do",
                  shape.count, shape.cpus, shape.gpus, len(pending), len(work.chunks))  # fmt: skip
 
@@ -161,6 +168,11 @@ def _colorize(
         if cluster.uses_ray_transfer(config.run):
             shipment = _ship(job.info.path, config, work.key)
         return cluster.colorize(job, pending, config, shape, shipment, keep, progress)
+
+
+def _weights_size(config: Config) -> int:
+    """Bytes of the configured weights file, 0 without one."""
+    return resolve_weights(config.model.weights)[0].stat().st_size if config.model.weights else 0
 
 
 def _ship(source: Path, config: Config, run: str) -> cluster.Shipment:

@@ -8,12 +8,14 @@ edit list hides, and a decoder drops frames a header still counts. Everything do
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 from av.stream import Disposition
 
 from vidcolor.colortags import name_of
@@ -29,6 +31,15 @@ _DEFAULT_FPS = Fraction(25)
 _RATE_TOLERANCE = Fraction(1, 100)
 # Codec context attributes that describe the stream as the container declares it.
 _DECLARED = ("color_range", "colorspace", "color_primaries", "color_trc", "field_order")
+# How far the container's stated end of the video may lie past the last frame read, beyond two
+# frames: a stream's own duration (Matroska's DURATION tag, an MP4 track) is exact to the
+# millisecond, a Matroska segment's covers the audio too, which may run on a little longer.
+_STREAM_SLACK = Fraction(1, 10)
+_SEGMENT_SLACK = Fraction(1)
+# A chroma sample this far from neutral (of 256 levels) is color, not the noise of a lossy
+# gray encode (at most 2-3 levels); a picture is colored when over 2% of its samples are.
+_CHROMA_LEVELS = 8
+_COLORED_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,8 @@ class VideoStreamInfo:
         color_primaries: e.g. ``"bt709"``, ``"bt470bg"``, ``"unknown"``.
         color_trc: Transfer characteristics, e.g. ``"bt709"``, ``"unknown"``.
         field_order: ``"progressive"``, ``"tt"``, ``"bb"``, ``"tb"``, ``"bt"`` or ``"unknown"``.
+        has_color: The first frame, or the keyframe nearest the middle, has chroma beyond the
+            noise of a gray picture: a color or tinted source.
     """
 
     index: int
@@ -98,6 +111,7 @@ class VideoStreamInfo:
     color_primaries: str
     color_trc: str
     field_order: str
+    has_color: bool = False
 
     @property
     def frame_count(self) -> int:
@@ -167,11 +181,37 @@ def _open(path: Path) -> Any:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty; give a video file")
     try:
-        return av.open(str(path))
-    except (av.FFmpegError, UnicodeDecodeError) as error:
-        raise InputError(
-            f"{path}: not a media file FFmpeg can read ({error}); give a video file"
-        ) from error
+        # Absolute: FFmpeg would read "take:2.mp4" as protocol "take" and refuse it.
+        return av.open(str(path.absolute()))
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
+        why = _mp4_cut_short(path) or getattr(error, "strerror", None) or str(error)
+        raise InputError(f"{path}: not a media file FFmpeg can read ({why}); give a video file") from None
+
+
+def _mp4_cut_short(path: Path) -> str | None:
+    """Why an MP4/MOV that FFmpeg cannot open is broken, when its top-level boxes tell."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        if handle.read(8)[4:] not in (b"ftyp", b"wide", b"mdat", b"moov", b"free"):
+            return None
+        boxes, offset = [], 0
+        while offset + 8 <= size:
+            handle.seek(offset)
+            header = handle.read(16)
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if length == 1:
+                length = int.from_bytes(header[8:16], "big")
+            elif length == 0:
+                length = size - offset
+            if length < 8:
+                return "an MP4 box with a broken size: the file is damaged"
+            boxes.append(kind)
+            offset += length
+    if offset > size:
+        return f"the file ends inside its {boxes[-1].decode('latin-1')!r} box: it is cut short"
+    if b"moov" not in boxes:
+        return "an MP4 without its index (moov box): cut short, or never finished"
+    return None
 
 
 def _is_cover_art(stream: Any) -> bool:
@@ -228,9 +268,15 @@ def _codec_name(stream: Any) -> str:
 
 def _describe_video(container: Any, stream: Any, path: Path) -> VideoStreamInfo:
     context = stream.codec_context
+    if context is None:
+        raise InputError(
+            f"{path}: video stream {stream.index} ({_codec_name(stream)}) has no decoder in "
+            "this FFmpeg; convert it first, e.g. ffmpeg -i IN -c:v ffv1 OUT.mkv"
+        )
     # Read the container's tags before decoding: the decoder overwrites the context with
     # the bitstream's, which can be unspecified where the container is not (ProRes in MOV).
     declared = {name: getattr(context, name) for name in _DECLARED}
+    listed = _listed_keyframes(container, stream)  # before demuxing adds entries of its own
     pts, first = _scan_packets(container, stream, path)
     if pts is None:
         pts, first = _scan_frames(path, stream.index)
@@ -238,6 +284,7 @@ def _describe_video(container: Any, stream: Any, path: Path) -> VideoStreamInfo:
         raise InputError(f"{path}: video stream {stream.index} has no frames; nothing to colorize")
     time_base = Fraction(stream.time_base)
     fps = _frame_rate(stream, pts, time_base)
+    _check_complete(container, stream, pts, listed, fps, path)
     pix_fmt = first.format.name
     return VideoStreamInfo(
         index=stream.index,
@@ -250,14 +297,20 @@ def _describe_video(container: Any, stream: Any, path: Path) -> VideoStreamInfo:
         time_base=time_base,
         pts=tuple(pts),
         vfr=_is_vfr(pts, fps, time_base),
-        sar=Fraction(stream.sample_aspect_ratio or 1),
+        sar=_sar(stream),
         rotation=round(first.rotation / 90) * 90 % 360,  # snaps rare non-right angles
         color_range=_color_range(declared["color_range"], first.color_range, pix_fmt),
         color_space=_tag("space", declared["colorspace"], first.colorspace),
         color_primaries=_tag("primaries", declared["color_primaries"], first.color_primaries),
         color_trc=_tag("transfer", declared["color_trc"], first.color_trc),
         field_order=_field_order(declared["field_order"]),
+        has_color=_is_colored(first) or _is_colored(_middle_frame(container, stream, pts)),
     )
+
+
+def _sar(stream: Any) -> Fraction:
+    sar = stream.sample_aspect_ratio
+    return Fraction(sar) if sar and sar > 0 else Fraction(1)
 
 
 def _scan_packets(container: Any, stream: Any, path: Path) -> tuple[list[int] | None, Any]:
@@ -266,19 +319,23 @@ def _scan_packets(container: Any, stream: Any, path: Path) -> tuple[list[int] | 
     Returns ``(None, None)`` when packets cannot be trusted to map 1:1 to output frames:
     a packet without pts, or a first packet that is not a keyframe. A decoder drops the
     frames before the first keyframe, so only decoding tells how many frames there are.
+
+    Raises:
+        DecodeError: The demuxer fails, or an MP4 delivers fewer packets than its sample table
+            lists (cut short).
     """
     pts: list[int] = []
     first = None
-    seen_packet = False
+    packets = 0
     try:
         for packet in container.demux(stream):
             if first is None:  # also feeds the empty end-of-stream packet, which flushes
                 first = next(iter(packet.decode()), None)
             if packet.size == 0:
                 continue
-            if not seen_packet and not packet.is_keyframe:
+            if not packets and not packet.is_keyframe:
                 return None, None
-            seen_packet = True
+            packets += 1
             if packet.is_discard:  # before an MP4 edit list's start: decoded, never shown
                 continue
             if packet.pts is None:
@@ -286,8 +343,16 @@ def _scan_packets(container: Any, stream: Any, path: Path) -> tuple[list[int] | 
             pts.append(packet.pts)
     except av.FFmpegError as error:
         raise DecodeError(
-            f"{path}: cannot read video stream {stream.index} ({error})", 0
-        ) from error
+            f"{path}: cannot read video stream {stream.index} after {len(pts)} frame(s) "
+            f"({_why(error)}); the file is damaged",
+            len(pts),
+        ) from None
+    if _is_mov(container) and 0 < packets < stream.frames:
+        raise DecodeError(
+            f"{path}: video stream {stream.index} ends after {packets} of the {stream.frames} "
+            f"frames its index lists; the file is cut short. {_REMEDY}",
+            packets,
+        )
     if first is None or first.pts is None:
         return sorted(pts), first
     # A decoder outputs in presentation order, so a pts below its first frame's was
@@ -300,7 +365,7 @@ def _scan_frames(path: Path, index: int) -> tuple[list[int], Any]:
     """pts of every decoded frame: the slow, always-true count for awkward streams."""
     pts: list[int] = []
     first = None
-    with av.open(str(path)) as container:
+    with av.open(str(path.absolute())) as container:
         try:
             for frame in container.decode(container.streams[index]):
                 if frame.pts is None:
@@ -312,9 +377,128 @@ def _scan_frames(path: Path, index: int) -> tuple[list[int], Any]:
                 first = frame if first is None else first
         except av.FFmpegError as error:
             raise DecodeError(
-                f"{path}: cannot decode frame {len(pts)} ({error})", len(pts)
-            ) from error
+                f"{path}: cannot decode frame {len(pts)} ({_why(error)})", len(pts)
+            ) from None
     return sorted(pts), first
+
+
+def _why(error: Exception) -> str:
+    """FFmpeg's reason without the errno and the file name PyAV adds to it."""
+    return str(getattr(error, "strerror", None) or error)
+
+
+def _is_mov(container: Any) -> bool:
+    return "mov" in container.format.name.split(",")
+
+
+_REMEDY = (
+    "Copy the file again from its source; to colorize only what can be read, "
+    "remux that part first (ffmpeg -i IN -c copy OUT.mkv)"
+)
+
+
+def _listed_keyframes(container: Any, stream: Any) -> list[int]:
+    """pts of the keyframes a Matroska file's index (Cues) lists: each must be read.
+
+    Only Matroska: an MP4's index holds decode timestamps, not presentation ones.
+    """
+    if "matroska" not in container.format.name:
+        return []
+    try:
+        return sorted({e.timestamp for e in stream.index_entries if e.is_keyframe})
+    except (av.FFmpegError, ValueError, OverflowError):
+        return []
+
+
+def _check_complete(
+    container: Any, stream: Any, pts: list[int], listed: list[int], fps: Fraction, path: Path
+) -> None:
+    """Refuses a stream whose readable frames stop short of what the file itself states.
+
+    A demuxer that loses its way in damaged data (Matroska after zeroed bytes) or meets the
+    end of a cut file stops without an error; counting alone would colorize the rest of the
+    film away in silence. Two statements are checked: every keyframe the index lists was
+    read, and the last frame ends where the container says the stream (or file) ends.
+
+    Raises:
+        DecodeError: naming the first frame that cannot be read.
+    """
+    counted = set(pts)
+    missing = next((t for t in listed if t not in counted), None)
+    time_base = Fraction(stream.time_base)
+    if missing is not None:
+        frame = bisect.bisect_left(pts, missing)
+        raise DecodeError(
+            f"{path}: the file's index lists a keyframe at {float(missing * time_base):.3f} s "
+            f"that cannot be read; the file is damaged from about frame {frame} on. {_REMEDY}",
+            frame,
+        )
+    declared, slack = _declared_end(container, stream)
+    end = pts[-1] * time_base + 1 / fps
+    if declared is not None and declared - end > slack + 2 / fps:
+        raise DecodeError(
+            f"{path}: video stream {stream.index} can be read up to frame {len(pts) - 1} "
+            f"({float(end):.3f} s), but the file says it runs to {float(declared):.3f} s; "
+            f"it is damaged or cut short from frame {len(pts)} on. {_REMEDY}",
+            len(pts),
+        )
+
+
+def _declared_end(container: Any, stream: Any) -> tuple[Fraction | None, Fraction]:
+    """Where the container says the video ends, in seconds, and how exactly it says it.
+
+    Matroska's per-track DURATION tag (FFmpeg and mkvmerge write it), an MP4 track's
+    duration, else a Matroska segment's duration; other containers state none reliably
+    (FFmpeg estimates e.g. an MPEG-TS duration from its bitrate).
+    """
+    for key, value in stream.metadata.items():
+        if key.upper().split("-")[0] == "DURATION":
+            seconds = _clock(value)
+            if seconds is not None:
+                return seconds, _STREAM_SLACK
+    if _is_mov(container) and stream.duration:
+        start = stream.start_time or 0
+        return (start + stream.duration) * Fraction(stream.time_base), _STREAM_SLACK
+    if "matroska" in container.format.name and container.duration:
+        start = max(container.start_time or 0, 0)
+        return Fraction(start + container.duration, av.time_base), _SEGMENT_SLACK
+    return None, _STREAM_SLACK
+
+
+def _clock(text: str) -> Fraction | None:
+    """``"01:02:03.500000000"`` -> 3723.5 seconds; ``None`` if it is not such a clock."""
+    parts = text.strip().split(":")
+    if len(parts) != 3 or not all(p.replace(".", "", 1).isdigit() for p in parts):
+        return None
+    hours, minutes, seconds = parts
+    return Fraction(int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds)
+
+
+def _middle_frame(container: Any, stream: Any, pts: list[int]) -> Any:
+    """A frame at the keyframe before the middle of the stream; ``None`` if it cannot be had.
+
+    Only for the color check, which must not fail the probe: a film often opens in black.
+    """
+    try:
+        container.seek(pts[len(pts) // 2], stream=stream, backward=True)
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                return frame
+    except (av.FFmpegError, ValueError, OverflowError):
+        return None
+    return None
+
+
+def _is_colored(frame: Any) -> bool:
+    """More than ``_COLORED_SHARE`` of the picture's chroma lies beyond gray's noise."""
+    if frame is None or len(frame.format.components) < 3 or frame.width < 1:
+        return False
+    try:
+        planes = frame.to_ndarray(format="yuv444p")  # (3, H, W) uint8, any source format
+    except (av.FFmpegError, ValueError):
+        return False
+    off = np.abs(planes[1:].astype(np.int16) - 128).max(axis=0) > _CHROMA_LEVELS
+    return bool(off.mean() > _COLORED_SHARE)
 
 
 def _frame_rate(stream: Any, pts: list[int], time_base: Fraction) -> Fraction:

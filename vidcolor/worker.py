@@ -34,12 +34,12 @@ import torch.nn.functional as F
 
 from vidcolor import color
 from vidcolor.chunks import Chunk
-from vidcolor.colorize import Colorizer
+from vidcolor.colorize import Colorizer, auto_batch_size
 from vidcolor.config import Config
 from vidcolor.cuts import CutDetector
 from vidcolor.decode import Frame, read_frames
 from vidcolor.encode import EncodeSpec, SegmentWriter
-from vidcolor.probe import VideoInfo
+from vidcolor.probe import VideoInfo, VideoStreamInfo
 from vidcolor.smooth import Smoother
 from vidcolor.stages import Consumer, produce
 from vidcolor.workdir import segment_name
@@ -71,6 +71,42 @@ def keep_freed_memory() -> bool:
     # 32 MiB is the largest mmap threshold glibc accepts on 64-bit; freed memory is given back
     # to the system only past 512 MiB at the top of the heap.
     return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20) and mallopt(_M_TRIM_THRESHOLD, 512 << 20))
+
+
+# A worker's memory, fitted to peaks measured by scripts/bench_memory.py (2 threads, render
+# factor 21 and 42, batch 1, radius 4, 8-bit; 360p, 1080p and 4K): Python, torch and Ray's
+# worker take about 330 MiB; the network's activations 1.9 KB per pixel of render size; the
+# frames in flight (decoded, queued, held for smoothing, merged) and the encoder, per pixel of
+# the frame: H.264 at CRF with lookahead 371 bytes, FFV1 190, ProRes 175.
+_RUNTIME_BYTES = 330 << 20
+_RENDER_BYTES_PER_PIXEL = 1_890
+_FRAME_BYTES_PER_PIXEL = {"h264": 371, "ffv1": 190, "prores": 175}
+_MARGIN = 1.1
+
+
+def memory_estimate(
+    video: VideoStreamInfo, spec: EncodeSpec, config: Config, weights: int, *, gpu: bool = False
+) -> int:
+    """Bytes a worker's process reaches at most for this stream, with a 10% margin.
+
+    The fit above, plus twice the weights file (read, then cast), plus what settings beyond
+    the measured ones add: five bytes a pixel (luma and its float copy) for every frame of a
+    batch past the first (held three times over in the queues) and of radius past 4, and
+    double the frame bytes past 8 bits. The render size is taken as DeOldify's square, the
+    larger of the two kinds. Measured against peaks: 1.0 to 1.2 (scripts/bench_memory.py).
+
+    Args:
+        weights: size of the weights file in bytes (0 without one).
+        gpu: for a GPU worker, whose automatic batch is larger.
+    """
+    pixels = video.width * video.height
+    side = 16 * config.model.render_factor
+    batch = config.model.batch_size or auto_batch_size(torch.device("cuda" if gpu else "cpu"))
+    extra_frames = 3 * (batch - 1) + max(0, config.smooth.radius - 4)
+    per_pixel = _FRAME_BYTES_PER_PIXEL[spec.codec] * (2 if spec.bit_depth > 8 else 1)
+    per_pixel += 5 * extra_frames
+    total = _RUNTIME_BYTES + 2 * weights + _RENDER_BYTES_PER_PIXEL * side * side
+    return int(_MARGIN * (total + per_pixel * pixels))
 
 
 @dataclass(frozen=True)

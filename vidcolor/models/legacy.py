@@ -37,11 +37,13 @@ from torch import Tensor
 
 from vidcolor.errors import WeightsError
 
-__all__ = ["check_state_dict", "read_learner_checkpoint"]
+__all__ = ["check_state_dict", "read_learner_checkpoint", "sniff_format"]
 
 _MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTO = b"\x80"  # pickle's PROTO opcode: the first byte of every protocol >= 2 pickle
+_SAFETENSORS_MAX_HEADER = 100_000_000  # safetensors refuses larger JSON headers
 _STORAGE_DTYPES = {
     "FloatStorage": torch.float32,
     "DoubleStorage": torch.float64,
@@ -183,14 +185,42 @@ def read_learner_checkpoint(path: str | os.PathLike[str]) -> dict[str, Tensor]:
             allowed few; no state dict inside.
     """
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path} is a folder, not a checkpoint; give the *_gen.pth file in it")
     if not path.is_file():
         raise WeightsError(f"checkpoint not found: {path}; check the path or {_REDOWNLOAD}")
     try:
-        with open(path, "rb") as f:
-            head = f.read(len(_ZIP_MAGIC))
-        return _read_zip(path) if head == _ZIP_MAGIC else _read_legacy(path)
+        kind = sniff_format(path)
+        if kind == "safetensors":
+            raise WeightsError(
+                f"{path} is a safetensors file, not a torch.save checkpoint, so there is nothing "
+                "to import; give it to vidcolor run --weights as it is"
+            )
+        return _read_zip(path) if kind == "torch-zip" else _read_legacy(path)
     except OSError as e:
         raise WeightsError(f"cannot read checkpoint {path}: {e}; check its permissions") from e
+
+
+def sniff_format(path: str | os.PathLike[str]) -> str:
+    """What a weights file is, from its first bytes alone (nothing is parsed or unpickled).
+
+    Returns:
+        ``"torch-zip"`` (torch >= 1.6 ``torch.save``), ``"pickle"`` (legacy ``torch.save`` or a
+        bare pickle), ``"safetensors"`` (8-byte header length, then the JSON header), or
+        ``"unknown"``.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if head.startswith(_ZIP_MAGIC):
+        return "torch-zip"
+    if head.startswith(_PICKLE_PROTO):
+        return "pickle"
+    if head[8:] == b"{" and struct.unpack("<Q", head[:8])[0] <= _SAFETENSORS_MAX_HEADER:
+        return "safetensors"
+    return "unknown"
 
 
 def _read_legacy(path: Path) -> dict[str, Tensor]:

@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from vidcolor.errors import WeightsError
+from vidcolor.models.legacy import sniff_format
 from vidcolor.models.registry import build_model, list_models
 
 __all__ = [
@@ -39,6 +40,7 @@ FORMAT = "vidcolor-weights"
 VERSION = "1"
 _REQUIRED = ("format", "version", "arch", "arch_kwargs", "render_factor")
 _BLOCK = 1 << 20
+Shape = tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -150,17 +152,24 @@ def load_weights(
             missing or bad metadata, unknown arch, or tensors that do not fit the arch.
     """
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}; check the path or download it")
+    _check_is_file(path)
     sha256 = _checked_sha256(path, expected_sha256)
     metadata, tensors = _read_safetensors(path)
     arch, arch_kwargs, render_factor = _parse_metadata(path, metadata)
+    found = {k: tuple(t.shape) for k, t in tensors.items()}
+    _check_tensors(path, arch, _expected_shapes(path, arch, arch_kwargs), found)
     model = _build(path, arch, arch_kwargs)
-    _check_tensors(path, arch, model.state_dict(), tensors)
     model.load_state_dict(tensors, strict=True)
     model = model.float().to(device).eval()
     info = WeightsInfo(path, arch, arch_kwargs, render_factor, sha256, metadata)
     return model, info
+
+
+def _check_is_file(path: Path) -> None:
+    if path.is_dir():
+        raise WeightsError(f"{path} is a folder, not a weights file; give the .safetensors file")
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}; check the path or download it")
 
 
 def _checked_sha256(path: Path, expected: str | None) -> str:
@@ -180,8 +189,10 @@ def _checked_sha256(path: Path, expected: str | None) -> str:
 
 
 def check_weights_file(path: str | os.PathLike[str], expected_sha256: str | None = None) -> str:
-    """Checks a weights file without building its model: present, readable, the pinned sha256
-    (when given) and valid metadata. Returns its sha256.
+    """Checks a weights file without loading its tensors: present, readable, the pinned sha256
+    (when given), valid metadata, and every tensor name and shape the arch needs (from the
+    header, against the model built on the meta device, which allocates nothing). Returns its
+    sha256.
 
     The pipeline calls this before starting any worker, so bad weights stop a run at once,
     with their own error, rather than inside every worker.
@@ -190,10 +201,16 @@ def check_weights_file(path: str | os.PathLike[str], expected_sha256: str | None
         WeightsError: as :func:`load_weights` would for these reasons.
     """
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}; check the path or download it")
+    _check_is_file(path)
     sha256 = _checked_sha256(path, expected_sha256)
-    _parse_metadata(path, read_metadata(path))
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = dict(f.metadata() or {})
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError) as e:
+        raise _unreadable(path, e) from e
+    arch, arch_kwargs, _ = _parse_metadata(path, metadata)
+    _check_tensors(path, arch, _expected_shapes(path, arch, arch_kwargs), found)
     return sha256
 
 
@@ -207,8 +224,7 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             return dict(f.metadata() or {})
     except (SafetensorError, OSError) as e:
-        reason = " ".join(str(e).split())
-        raise WeightsError(f"{path} is not a readable safetensors file ({reason})") from e
+        raise _unreadable(path, e) from e
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, Tensor]]:
@@ -218,12 +234,27 @@ def _read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, Tensor]]:
             metadata = dict(f.metadata() or {})
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
     except (SafetensorError, OSError) as e:
-        reason = " ".join(str(e).split())
-        raise WeightsError(
-            f"{path} is not a valid safetensors file ({reason}); it may be truncated, "
-            "download it again"
-        ) from e
+        raise _unreadable(path, e) from e
     return metadata, tensors
+
+
+def _unreadable(path: str | os.PathLike[str], error: Exception) -> WeightsError:
+    """The error for a file safetensors cannot open. A pickled torch checkpoint is named as one:
+    runs never unpickle (a pickle can run code), ``vidcolor weights import`` converts it."""
+    try:
+        kind = sniff_format(path)
+    except OSError:
+        kind = "unknown"
+    if kind in ("torch-zip", "pickle"):
+        return WeightsError(
+            f"{path} is not a valid safetensors file but a pickled torch checkpoint, which a run "
+            f"never unpickles; convert it first with: vidcolor weights import {path}"
+        )
+    reason = " ".join(str(error).split())
+    return WeightsError(
+        f"{path} is not a valid safetensors file ({reason}); it may be truncated or damaged, "
+        "download it again"
+    )
 
 
 def _parse_metadata(path: Path, metadata: dict[str, str]) -> tuple[str, dict[str, Any], int]:
@@ -250,6 +281,15 @@ def _parse_metadata(path: Path, metadata: dict[str, str]) -> tuple[str, dict[str
     return metadata["arch"], arch_kwargs, render_factor
 
 
+def _expected_shapes(path: Path, arch: str, arch_kwargs: dict[str, Any]) -> dict[str, Shape]:
+    """Key -> shape of the state dict ``arch`` needs, from a model built on the meta device:
+    no memory, so arch_kwargs that describe a huge model cost nothing until the file's tensors
+    prove it."""
+    with torch.device("meta"):
+        model = _build(path, arch, arch_kwargs)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
 def _build(path: Path, arch: str, arch_kwargs: dict[str, Any]) -> nn.Module:
     """``build_model(arch, **arch_kwargs)``, failures reported against ``path``."""
     known = list_models(compat=True)
@@ -260,15 +300,16 @@ def _build(path: Path, arch: str, arch_kwargs: dict[str, Any]) -> nn.Module:
         )
     try:
         return build_model(arch, **arch_kwargs)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RuntimeError) as e:  # RuntimeError: e.g. a negative width
         raise WeightsError(
-            f"{path}: cannot build {arch} with arch_kwargs {json.dumps(arch_kwargs)} ({e}); "
+            f"{path}: cannot build {arch} with arch_kwargs {json.dumps(arch_kwargs)} "
+            f"({' '.join(str(e).split())}); "
             "use weights saved by this vidcolor version"
         ) from e
 
 
 def _check_tensors(
-    path: Path, arch: str, expected: dict[str, Tensor], found: dict[str, Tensor]
+    path: Path, arch: str, expected: dict[str, Shape], found: dict[str, Shape]
 ) -> None:
     """Raise naming the first missing, unexpected or wrongly shaped key."""
     hint = "the file does not match its arch metadata; re-export the weights"
@@ -284,8 +325,7 @@ def _check_tensors(
             f"{hint}"
         )
     for key, want in expected.items():
-        if found[key].shape != want.shape:
+        if found[key] != want:
             raise WeightsError(
-                f"{path} key {key!r} has shape {tuple(found[key].shape)}, {arch} expects "
-                f"{tuple(want.shape)}; {hint}"
+                f"{path} key {key!r} has shape {found[key]}, {arch} expects {want}; {hint}"
             )
