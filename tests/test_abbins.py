@@ -37,6 +37,24 @@ def test_annealed_mean_of_a_confident_prediction_is_its_bin():
     assert torch.allclose(ab, centres[17][None, :, None, None].expand(1, 2, 2, 3), atol=1e-4)
 
 
+def test_head_decoded_in_blocks_equals_the_conv_then_the_annealed_mean():
+    torch.manual_seed(0)
+    centres = torch.from_numpy(abbins.bin_centres())
+    q, c = len(centres), 9
+    conv = torch.nn.Conv2d(c, q, 1)
+    bias = torch.randn(q)
+    # More pixels than one block, and a count that is not a multiple of it.
+    features = torch.randn(2, c, 40, 61).contiguous(memory_format=torch.channels_last)
+    assert 2 * 40 * 61 > abbins.DECODE_BLOCK
+    with torch.no_grad():
+        expected = abbins.annealed_mean(conv(features), centres, 0.5, bias)
+        ab = abbins.decode_head(features, conv.weight, conv.bias, centres, 0.5, bias)
+    assert ab.shape == (2, 2, 40, 61)
+    torch.testing.assert_close(ab, expected, atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match=r"\(255, 9, 1, 1\) head weight, got \(255, 9, 3, 3\)"):
+        abbins.decode_head(features, torch.zeros(q, c, 3, 3), conv.bias, centres)
+
+
 def test_rebalancing_favours_rare_bins_and_keeps_mean_weight_one():
     q = len(abbins.bin_centres())
     counts = np.ones(q)

@@ -458,3 +458,20 @@ def test_error_bad_arch_kwargs(tensors: dict[str, Tensor], tmp_path: Path) -> No
 def test_error_future_version(tensors: dict[str, Tensor], tmp_path: Path) -> None:
     path = _write(tmp_path / "w.safetensors", tensors, version="2")
     assert "version '2'" in _load_error(path)
+
+
+def test_a_bfloat16_network_keeps_its_decoding_tables_in_float32_and_stays_close() -> None:
+    torch.manual_seed(0)
+    bias = (torch.randn(255) * 0.5).tolist()
+    model = create_model("unet_resnet18", head="bins", logit_bias=bias).eval()
+    lightness = torch.rand(1, 1, 64, 96) * 100
+    with torch.inference_mode():
+        reference = model(lightness)
+        half = model.to(torch.bfloat16)
+        assert half.encoder.conv1.weight.dtype == torch.bfloat16
+        assert half.centres.dtype == half.logit_bias.dtype == torch.float32
+        assert half.logit_bias.tolist() == torch.tensor(bias).tolist()  # not rounded to bf16
+        ab = half(lightness)
+    assert ab.dtype == torch.float32
+    assert (ab - reference).abs().mean() < 0.5  # ab units; 1 is about the least visible step
+

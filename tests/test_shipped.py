@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO_ROOT
 
 from vidcolor.colorize import Colorizer
@@ -36,6 +37,14 @@ def test_default_weights_ship_pinned_and_small():
 def test_the_default_config_uses_the_shipped_weights():
     colorizer = Colorizer(ModelConfig())
     assert colorizer.trained and str(DEFAULT) in colorizer.description
+
+
+def test_precision_is_named_in_the_description_and_float16_needs_cuda():
+    colorizer = Colorizer(ModelConfig(precision="float32", device="cpu"))
+    assert colorizer.description.endswith(", float32 on cpu")
+    assert colorizer.model.encoder.conv1.weight.dtype == torch.float32
+    with pytest.raises(ConfigError, match="float16 needs a CUDA GPU"):
+        Colorizer(ModelConfig(precision="float16", device="cpu"))
 
 
 def test_a_file_value_is_a_path_and_a_name_must_be_known():

@@ -31,10 +31,10 @@ _DEFAULT_FPS = Fraction(25)
 _RATE_TOLERANCE = Fraction(1, 100)
 # Codec context attributes that describe the stream as the container declares it.
 _DECLARED = ("color_range", "colorspace", "color_primaries", "color_trc", "field_order")
-# How far the container's stated end of the video may lie past the last frame read, beyond two
-# frames: a stream's own duration (Matroska's DURATION tag, an MP4 track) is exact to the
-# millisecond, a Matroska segment's covers the audio too, which may run on a little longer.
-_STREAM_SLACK = Fraction(1, 10)
+# How far the container's stated end of the video may lie past the last frame read, beyond one
+# frame: a track's DURATION tag is exact to the millisecond; a Matroska segment's duration
+# covers the audio too, which may run on a little longer than the picture.
+_STREAM_SLACK = Fraction(1, 100)
 _SEGMENT_SLACK = Fraction(1)
 # A chroma sample this far from neutral (of 256 levels) is color, not the noise of a lossy
 # gray encode (at most 2-3 levels); a picture is colored when over 2% of its samples are.
@@ -435,7 +435,7 @@ def _check_complete(
         )
     declared, slack = _declared_end(container, stream)
     end = pts[-1] * time_base + 1 / fps
-    if declared is not None and declared - end > slack + 2 / fps:
+    if declared is not None and declared - end > slack + 1 / fps:
         raise DecodeError(
             f"{path}: video stream {stream.index} can be read up to frame {len(pts) - 1} "
             f"({float(end):.3f} s), but the file says it runs to {float(declared):.3f} s; "
@@ -447,18 +447,15 @@ def _check_complete(
 def _declared_end(container: Any, stream: Any) -> tuple[Fraction | None, Fraction]:
     """Where the container says the video ends, in seconds, and how exactly it says it.
 
-    Matroska's per-track DURATION tag (FFmpeg and mkvmerge write it), an MP4 track's
-    duration, else a Matroska segment's duration; other containers state none reliably
-    (FFmpeg estimates e.g. an MPEG-TS duration from its bitrate).
+    A track's DURATION tag (FFmpeg and mkvmerge write one into Matroska), else a Matroska
+    segment's duration. An MP4's own frame count is checked while demuxing instead; other
+    containers state nothing reliable (FFmpeg estimates an MPEG-TS duration from its bitrate).
     """
     for key, value in stream.metadata.items():
         if key.upper().split("-")[0] == "DURATION":
             seconds = _clock(value)
             if seconds is not None:
                 return seconds, _STREAM_SLACK
-    if _is_mov(container) and stream.duration:
-        start = stream.start_time or 0
-        return (start + stream.duration) * Fraction(stream.time_base), _STREAM_SLACK
     if "matroska" in container.format.name and container.duration:
         start = max(container.start_time or 0, 0)
         return Fraction(start + container.duration, av.time_base), _SEGMENT_SLACK
