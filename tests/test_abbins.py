@@ -45,7 +45,7 @@ def test_head_decoded_in_blocks_equals_the_conv_then_the_annealed_mean():
     bias = torch.randn(q)
     # More pixels than one block, and a count that is not a multiple of it.
     features = torch.randn(2, c, 40, 61).contiguous(memory_format=torch.channels_last)
-    assert 2 * 40 * 61 > abbins.DECODE_BLOCK
+    assert abbins.DECODE_BLOCK < 2 * 40 * 61
     with torch.no_grad():
         expected = abbins.annealed_mean(conv(features), centres, 0.5, bias)
         ab = abbins.decode_head(features, conv.weight, conv.bias, centres, 0.5, bias)

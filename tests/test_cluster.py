@@ -106,7 +106,9 @@ def test_workers_fit_each_nodes_memory_and_too_large_frames_are_refused_with_the
         return lambda gpu: int(size * gib)
 
     # 2 of 3 GiB workers on the first node, 1 on the second, though the CPUs hold 8.
-    assert worker_shape(RunConfig(), "cpu", nodes, 100, needs(3)) == WorkerShape(3, 2.0, 0.0, 3 * gib)
+    assert worker_shape(RunConfig(), "cpu", nodes, 100, needs(3)) == WorkerShape(
+        3, 2.0, 0.0, 3 * gib
+    )
     assert worker_shape(RunConfig(), "cpu", nodes, 100, needs(0.5)).count == 8  # CPUs bind
     with pytest.raises(ConfigError, match="do not fit"):
         worker_shape(RunConfig(workers=4), "cpu", nodes, 100, needs(3))

@@ -474,4 +474,3 @@ def test_a_bfloat16_network_keeps_its_decoding_tables_in_float32_and_stays_close
         ab = half(lightness)
     assert ab.dtype == torch.float32
     assert (ab - reference).abs().mean() < 0.5  # ab units; 1 is about the least visible step
-

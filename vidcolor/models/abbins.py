@@ -183,4 +183,3 @@ def decode_head(
         weighted = logits @ sums  # (block, 3): sum p * a, sum p * b, sum p (unnormalised)
         torch.div(weighted[:, :2], weighted[:, 2:], out=out[lo : lo + DECODE_BLOCK])
     return out.reshape(n, h, w, 2).permute(0, 3, 1, 2)
-
