@@ -42,7 +42,7 @@ __all__ = ["check_state_dict", "read_learner_checkpoint", "sniff_format"]
 _MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _ZIP_MAGIC = b"PK\x03\x04"
-_PICKLE_PROTO = b"\x80"  # pickle's PROTO opcode: the first byte of every protocol >= 2 pickle
+_PICKLE_PROTO = 0x80  # pickle's PROTO opcode, then the protocol: how protocols 2-5 start
 _SAFETENSORS_MAX_HEADER = 100_000_000  # safetensors refuses larger JSON headers
 _STORAGE_DTYPES = {
     "FloatStorage": torch.float32,
@@ -214,12 +214,13 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
     """
     with open(path, "rb") as f:
         head = f.read(9)
-    if head.startswith(_ZIP_MAGIC):
-        return "torch-zip"
-    if head.startswith(_PICKLE_PROTO):
-        return "pickle"
+    # safetensors first: its header length may begin with any byte, 0x80 included.
     if head[8:] == b"{" and struct.unpack("<Q", head[:8])[0] <= _SAFETENSORS_MAX_HEADER:
         return "safetensors"
+    if head.startswith(_ZIP_MAGIC):
+        return "torch-zip"
+    if len(head) >= 2 and head[0] == _PICKLE_PROTO and 2 <= head[1] <= 5:
+        return "pickle"
     return "unknown"
 
 

@@ -166,6 +166,7 @@ def load_weights(
 
 
 def _check_is_file(path: Path) -> None:
+    """WeightsError unless ``path`` is a file: a folder and a missing file each say so."""
     if path.is_dir():
         raise WeightsError(f"{path} is a folder, not a weights file; give the .safetensors file")
     if not path.is_file():
@@ -206,6 +207,7 @@ def check_weights_file(path: str | os.PathLike[str], expected_sha256: str | None
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = dict(f.metadata() or {})
+            # Shapes from the header: no tensor is read. (SIM118: f is not a dict.)
             found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
     except (SafetensorError, OSError) as e:
         raise _unreadable(path, e) from e
