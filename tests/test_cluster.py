@@ -18,9 +18,10 @@ import ray
 from media import ClipSpec, make_clip
 from ray.cluster_utils import Cluster
 
+from vidcolor import cluster
 from vidcolor.cluster import WorkerShape, uses_ray_transfer, worker_shape
 from vidcolor.config import RunConfig, load_config
-from vidcolor.errors import ConfigError
+from vidcolor.errors import ConfigError, VidcolorError, WeightsError
 from vidcolor.pipeline import run
 
 # The shipped weights: on a cluster without shared storage they travel to the nodes too.
@@ -118,6 +119,18 @@ def test_workers_fit_each_nodes_memory_and_too_large_frames_are_refused_with_the
     gpu_nodes = [{"CPU": 8.0, "GPU": 1.0, "memory": 7.0 * gib}]
     shape = worker_shape(RunConfig(), "auto", gpu_nodes, 100, lambda gpu: (5 if gpu else 1) * gib)
     assert shape == WorkerShape(1, 2.0, 1.0, 5 * gib)
+
+
+def test_a_worker_that_cannot_start_says_why_not_that_it_died(tmp_path):
+    missing = load_config(None, [f"model.weights={tmp_path / 'gone.safetensors'}"])
+    with cluster.session(RunConfig()):
+        actor_cls = ray.remote(cluster._RayWorker).options(num_cpus=0)
+        no_weights = actor_cls.remote(missing, 1, None)
+        with pytest.raises(WeightsError, match=r"gone\.safetensors"):
+            cluster._get(no_weights.describe.remote(), None)
+        bad_threads = actor_cls.remote(load_config(None, FAST), -1, None)
+        with pytest.raises(VidcolorError, match=r"a worker could not start on .*: RuntimeError"):
+            cluster._get(bad_threads.describe.remote(), None)
 
 
 # -- faults: a subprocess run as a user starts it, watched through its --log-file --------------

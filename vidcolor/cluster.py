@@ -300,12 +300,27 @@ class _RayWorker:
 
     def __init__(self, config: Config, threads: int, weights: Upload | None) -> None:
         keep_freed_memory()  # this process is the actor's own
-        if weights is not None:  # this node's copy of the driver's weights file
-            model = dataclasses.replace(config.model, weights=str(_stage(weights)))
-            config = dataclasses.replace(config, model=model)
-        self.worker = ChunkWorker(config, threads)
+        # An error here is kept for describe() to raise: raised by the constructor it would
+        # reach the driver as an actor that died, with the cause only in a traceback's text.
+        self.failure: Exception | None = None
+        try:
+            if weights is not None:  # this node's copy of the driver's weights file
+                model = dataclasses.replace(config.model, weights=str(_stage(weights)))
+                config = dataclasses.replace(config, model=model)
+            self.worker = ChunkWorker(config, threads)
+        except Exception as error:
+            self.failure = error
 
     def describe(self) -> WorkerInfo:
+        """Where this worker runs and with what; raises the error that kept it from starting."""
+        if isinstance(self.failure, VidcolorError):
+            raise self.failure
+        if self.failure is not None:
+            where = ray.util.get_node_ip_address()
+            raise VidcolorError(
+                f"a worker could not start on {where}: {type(self.failure).__name__}: "
+                f"{self.failure}"
+            ) from self.failure
         device, gpus = str(self.worker.colorizer.device), ray.get_gpu_ids()
         if gpus and device == "cpu":
             device = f"cpu (Ray gave it GPU {gpus}, but this torch build has no CUDA)"
