@@ -3,12 +3,13 @@
 A plain class: :mod:`vidcolor.pipeline` wraps it in a Ray actor, tests call it directly. It takes
 small descriptors (the probe result, a chunk, the encode plan) and reads the frames itself.
 
-Three stages overlap (:mod:`vidcolor.stages`): a decode thread reads frames and turns batches of
-them into the network's input, the calling thread runs the network and the temporal smoother,
-and an encode thread merges each finished frame's chroma with its luma and writes it. They meet
-in queues of ``_QUEUED`` items, so memory is bounded by a few batches and the smoothing window,
-not by the chunk. Every frame follows the same arithmetic, in the same order, as in one thread:
-the output is the same to the byte.
+Four stages overlap (:mod:`vidcolor.stages`): a decode thread reads frames and turns batches of
+them into the network's input, the calling thread runs the network, a smoothing thread finds
+cuts and runs the temporal smoother (its optical flow fills the gaps the network's small
+kernels leave on the cores), and an encode thread merges each finished frame's chroma with its
+luma and writes it. They meet in queues of ``_QUEUED`` items, so memory is bounded by a few
+batches and the smoothing window, not by the chunk. Every frame follows the same arithmetic, in
+the same order, as in one thread: the output is the same to the byte.
 
 Smoothing runs at render size, before the chroma is upsampled: the network's ab and the lightness
 it saw, with scene cuts found on the source luma (:mod:`vidcolor.cuts`).
@@ -189,17 +190,23 @@ class ChunkWorker:
         batches = state.batches(frames, self.colorizer.batch_size)
         del frames  # the decode thread's generator is its only owner, and closes it
         progress = _Progress(on_frames)
+
+        def smooth(predicted: tuple[_Batch, np.ndarray]) -> None:
+            if ready := state.advance(*predicted):
+                encoder.put(ready)
+
         with (
             SegmentWriter(path, job.spec, threads=self.threads) as writer,
             Consumer(partial(state.write, writer), _QUEUED, "vidcolor-encode") as encoder,
-            closing(produce(batches, _QUEUED, "vidcolor-decode")) as decoded,
         ):
-            for batch in decoded:
-                ab = self.colorizer.predict(batch.lightness)
-                if ready := state.advance(batch, ab):
-                    encoder.put(ready)
-                progress.report(writer.frames)
-            if ready := state.finish():
+            with (
+                Consumer(smooth, _QUEUED, "vidcolor-smooth") as smoother,
+                closing(produce(batches, _QUEUED, "vidcolor-decode")) as decoded,
+            ):
+                for batch in decoded:
+                    smoother.put((batch, self.colorizer.predict(batch.lightness)))
+                    progress.report(writer.frames)
+            if ready := state.finish():  # the smoothing thread is joined: its state is ours
                 encoder.put(ready)
         progress.report(writer.frames)
         if writer.frames != chunk.frames:
@@ -226,9 +233,10 @@ class _Progress:
 class _ChunkState:
     """Per-chunk bookkeeping between decode and encode: luma waiting for its chroma.
 
-    Each method belongs to one stage: :meth:`batches` to the decode thread, :meth:`advance`,
-    :meth:`finish` and :meth:`found_cuts` to the calling thread, :meth:`write` to the encode
-    thread. Only the calling thread's methods change the state; the others read the fixed
+    Each method belongs to one stage: :meth:`batches` to the decode thread, :meth:`advance`
+    to the smoothing thread, :meth:`finish` and :meth:`found_cuts` to the calling thread once
+    the smoothing thread is joined, :meth:`write` to the encode thread. Only :meth:`advance`
+    and :meth:`finish` change the state, never at the same time; the others read the fixed
     settings and what they are handed.
     """
 
