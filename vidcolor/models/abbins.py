@@ -144,7 +144,7 @@ DECODE_BLOCK = 4096  # pixels per step of decode_head: 4096 x 255 float32 logits
 def decode_head(
     features: Tensor,
     weight: Tensor,
-    bias: Tensor,
+    bias: Tensor | None,
     centres: Tensor,
     temperature: float = TEMPERATURE,
     logit_bias: Tensor | None = None,
@@ -161,7 +161,7 @@ def decode_head(
 
     Args:
         features: ``(N, C, H, W)``, fastest in channels_last (then the pixel view is free).
-        weight: the head conv's ``(Q, C, 1, 1)`` weight; ``bias``: its ``(Q,)`` bias.
+        weight: the head conv's ``(Q, C, 1, 1)`` weight; ``bias``: its ``(Q,)`` bias or None.
         centres: ``(Q, 2)`` bin centres; ``logit_bias``: ``(Q,)`` or ``None``.
 
     Returns:
@@ -172,7 +172,9 @@ def decode_head(
     if weight.shape[:2] != (q, c) or weight[0, 0].numel() != 1:
         raise ValueError(f"expected a ({q}, {c}, 1, 1) head weight, got {tuple(weight.shape)}")
     pixels = features.permute(0, 2, 3, 1).reshape(-1, c)
-    shift = bias.float() if logit_bias is None else bias.float() + logit_bias.float()
+    shift = torch.zeros(q, device=weight.device) if bias is None else bias.float()
+    if logit_bias is not None:
+        shift = shift + logit_bias.float()
     scaled_w = (weight.reshape(q, c).t().float() / temperature).contiguous()  # (C, Q)
     scaled_b = (shift / temperature).to(pixels.device)
     sums = torch.cat([centres.float(), centres.new_ones(q, 1, dtype=torch.float32)], dim=1)

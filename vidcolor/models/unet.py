@@ -14,7 +14,8 @@ Unlike DeOldify the channel widths are arguments, so a small model is possible; 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -303,7 +304,7 @@ class UNet(nn.Module):
         """
         features = self.features(lum)
         if self.head_kind == "bins":
-            conv = self.head[0]
+            conv = cast(nn.Conv2d, self.head[0])
             return abbins.decode_head(
                 features, conv.weight, conv.bias, self.centres, self.temperature, self.logit_bias
             )
@@ -329,7 +330,7 @@ class UNet(nn.Module):
         y = self.up1(y)
         return self.res(torch.cat([y, x], dim=1))  # DeOldify's "last_cross": full-res input detail
 
-    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> UNet:
         """Moves and casts like any module, except that the bin centres and logit bias stay
         float32: the head is decoded in float32 whatever the network's dtype."""
         tables = {"centres": self.centres, "logit_bias": self.logit_bias}
