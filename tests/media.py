@@ -39,6 +39,7 @@ _LO, _HI = 16, 235  # 8-bit limited-range black and white of the index code
 # ffmpeg's enum values (libavutil/pixfmt.h) for the tags make_clip can write.
 _RANGES = {"tv": 1, "pc": 2}
 _TAGS = {"bt709": (1, 1, 1), "smpte170m": (6, 6, 6), "bt470bg": (5, 6, 5)}  # prim, trc, space
+_FIELDS = {"tt": (2, "tff"), "bb": (3, "bff")}  # AVFieldOrder code, setfield mode
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class ClipSpec:
 
     Attributes:
         frames: Number of video frames.
-        size: (width, height) in pixels; even, at least 64x32 so the index code fits.
+        size: (width, height) in pixels, at least 64x32 so the index code fits; odd sizes
+            need an encoder that takes them (FFV1, ProRes; not 4:2:0 H.264).
         fps: Frame rate; the encoder time base is ``1 / fps``.
         codec: Video encoder name (``libx264``, ``ffv1``, ``prores_ks``, ``libvpx`` ...).
         pix_fmt: Encoder pixel format; ``None`` picks ``yuv420p`` or ``yuv420p{bit_depth}le``.
@@ -64,6 +66,8 @@ class ClipSpec:
         rotation: Counter-clockwise display rotation written as a display matrix.
         sar: Sample aspect ratio written to the codec context (MKV keeps it only if the
             codec stores it in its bitstream, e.g. H.264).
+        field_order: ``"tt"`` or ``"bb"``: interlaced, the field order flagged on the stream
+            and on every frame (libx264 then codes fields, MBAFF).
         color_range: ``"tv"`` or ``"pc"`` tag; ``None`` leaves it unspecified.
         color_tags: ``"bt709"``, ``"smpte170m"`` or ``"bt470bg"`` primaries/trc/matrix tags.
         options: Extra encoder options, passed to ``stream.options``.
@@ -88,6 +92,7 @@ class ClipSpec:
     chroma: bool = False
     rotation: int = 0
     sar: Fraction | None = None
+    field_order: str | None = None
     color_range: str | None = None
     color_tags: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
@@ -98,14 +103,16 @@ class ClipSpec:
 
     def __post_init__(self) -> None:
         width, height = self.size
-        if width % 2 or height % 2 or width < 4 * CODE_BITS or height < 2 * CODE_ROWS:
-            raise ValueError(f"size must be even and at least 64x32, got {self.size}")
+        if width < 4 * CODE_BITS or height < 2 * CODE_ROWS:
+            raise ValueError(f"size must be at least 64x32, got {self.size}")
         if self.frames < 1 or self.frames >= 2**CODE_BITS:
             raise ValueError(f"frames must be in 1..{2**CODE_BITS - 1}, got {self.frames}")
         if self.pattern not in PATTERNS:
             raise ValueError(f"pattern must be one of {PATTERNS}, got {self.pattern!r}")
         if not set(self.scenes) <= set(range(SCENES)):
             raise ValueError(f"scenes must be in 0..{SCENES - 1}, got {self.scenes}")
+        if self.field_order not in (None, *_FIELDS):
+            raise ValueError(f"field_order must be tt, bb or None, got {self.field_order!r}")
         if self.channels not in (1, 2):
             raise ValueError(f"channels must be 1 or 2, got {self.channels}")
         pinned = self.bit_depth is not None and self.pix_fmt is not None
@@ -260,8 +267,13 @@ def make_clip(path: str | Path, spec: ClipSpec | None = None, /, **changes: Any)
         out.start_encoding()
         tone = _tone_frames(audio, spec) if audio is not None else None
         ticks = frame_ticks(spec.frames, vfr=spec.vfr)
+        fields = _field_marker(spec) if spec.field_order else None
         for index, tick in enumerate(ticks):
-            out.mux(video.encode(_video_frame(spec, index, tick)))
+            frame = _video_frame(spec, index, tick)
+            if fields is not None:  # PyAV cannot set a frame's interlace flags itself
+                fields.push(frame)
+                frame = fields.pull()
+            out.mux(video.encode(frame))
             if audio is not None and tone is not None:
                 _mux_audio_until(out, audio, tone, Fraction(tick + 1) / spec.fps)
         out.mux(video.encode())
@@ -287,6 +299,56 @@ def make_audio(
         _mux_audio_until(out, audio, _tone_frames(audio, spec), Fraction(seconds))
         out.mux(audio.encode(None))
     return path
+
+
+def make_cover_art_only(path: str | Path) -> Path:
+    """Write a FLAC ``.mka`` whose only picture is cover art (an attached PNG)."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        audio = out.add_stream("flac", rate=48000)
+        audio.layout = "mono"
+        out.add_attachment("cover.png", "image/png", png_bytes())  # demuxed as attached_pic
+        _write_silence(out, audio)
+    return path
+
+
+def make_video_without_frames(path: str | Path) -> Path:
+    """Write an ``.mkv`` with an FFV1 video stream that holds no frame, and FLAC audio."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("ffv1", rate=24)
+        video.width, video.height, video.pix_fmt = 64, 32, "yuv420p"
+        audio = out.add_stream("flac", rate=48000)
+        audio.layout = "mono"
+        _write_silence(out, audio)
+        out.mux(video.encode(None))
+    return path
+
+
+def _write_silence(out: Any, audio: Any) -> None:
+    out.start_encoding()
+    size = audio.codec_context.frame_size or 1024
+    for index in range(10):
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, size), np.int16), "s16", "mono")
+        frame.sample_rate, frame.pts = 48000, index * size
+        out.mux(audio.encode(frame))
+    out.mux(audio.encode(None))
+
+
+def damage_packet(source: str | Path, target: str | Path, index: int) -> Path:
+    """Copy ``source`` with the payload of its ``index``-th video packet (file order) garbled.
+
+    The first quarter of the packet (its headers) is kept, the rest overwritten with a fixed
+    pattern, so the container stays intact and only that picture's data is damaged.
+    """
+    with av.open(str(source)) as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+    pos, size = packets[index].pos, packets[index].size
+    data = bytearray(Path(source).read_bytes())
+    start, stop = pos + size // 4, pos + size - 2
+    data[start:stop] = bytes((i * 37 + 11) & 0xFF for i in range(stop - start))
+    Path(target).write_bytes(bytes(data))
+    return Path(target)
 
 
 def png_bytes(size: tuple[int, int] = (64, 64)) -> bytes:
@@ -345,6 +407,8 @@ def _add_video_stream(out: Any, spec: ClipSpec) -> Any:
     options = dict(spec.options)
     if spec.codec == "libx264":
         options.update(_x264_options(spec))
+        if spec.field_order is not None:
+            options["flags"] = "+ildct+ilme"  # code fields (MBAFF)
     else:
         if spec.gop is not None:
             stream.codec_context.gop_size = spec.gop
@@ -355,6 +419,8 @@ def _add_video_stream(out: Any, spec: ClipSpec) -> Any:
         stream.set_display_rotation(spec.rotation)
     if spec.sar is not None:
         stream.codec_context.sample_aspect_ratio = spec.sar
+    if spec.field_order is not None:
+        stream.codec_context.field_order = _FIELDS[spec.field_order][0]
     if spec.color_range is not None:
         stream.codec_context.color_range = _RANGES[spec.color_range]
     if spec.color_tags is not None:
@@ -362,6 +428,20 @@ def _add_video_stream(out: Any, spec: ClipSpec) -> Any:
         context = stream.codec_context
         context.color_primaries, context.color_trc, context.colorspace = primaries, trc, space
     return stream
+
+
+def _field_marker(spec: ClipSpec) -> Any:
+    """A filter graph flagging each frame interlaced in ``spec.field_order``."""
+    graph = av.filter.Graph()
+    source = graph.add_buffer(
+        width=spec.size[0], height=spec.size[1], format=spec.format, time_base=1 / spec.fps
+    )
+    mark = graph.add("setfield", _FIELDS[spec.field_order or "tt"][1])
+    sink = graph.add("buffersink")
+    source.link_to(mark)
+    mark.link_to(sink)
+    graph.configure()
+    return graph
 
 
 def _x264_options(spec: ClipSpec) -> dict[str, str]:

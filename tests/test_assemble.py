@@ -106,3 +106,11 @@ def test_data_streams_dropped_with_a_note_outside_mkv():
     plan = plan_output(info, "mp4", Path("/o.mp4"))
     assert len(plan.streams) == 1 and "dropped" in plan.notes[0]
     assert dataclasses.replace(plan, notes=()).streams[0].action == "colorized"
+
+
+def test_a_source_with_color_gets_a_note_and_is_still_colorized():
+    colored = dataclasses.replace(info_with(), video=dataclasses.replace(VIDEO, has_color=True))
+    plan = plan_output(colored, "mp4", Path("/o.mp4"))
+    assert [s.action for s in plan.streams] == ["colorized"]
+    assert len(plan.notes) == 1 and "stream 0 already has color" in plan.notes[0]
+    assert plan_output(info_with(), "mp4", Path("/o.mp4")).notes == ()

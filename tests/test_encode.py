@@ -68,3 +68,70 @@ def test_failed_segment_leaves_nothing(tmp_path, video):
     with pytest.raises(ValueError, match="plane"), SegmentWriter(path, spec) as writer:
         writer.write(np.zeros((96, 160), np.uint8), np.zeros((2, 10, 10), np.uint8), pts=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_interlaced_source_is_coded_as_fields_in_its_order(video):
+    import dataclasses
+
+    bottom_first = dataclasses.replace(video, field_order="bb")
+    h264 = plan_encode(bottom_first, EncodeConfig(codec="h264"), "mp4")
+    assert h264.interlaced and h264.options["flags"] == "+ildct+ilme"
+    assert "bff=1" in h264.options["x264-params"]
+    prores = plan_encode(bottom_first, EncodeConfig(codec="prores"), "mov")
+    assert prores.options["flags"] == "+ildct"
+    ffv1 = plan_encode(bottom_first, EncodeConfig(codec="ffv1"), "mkv")
+    assert ffv1.interlaced and "flags" not in ffv1.options  # the container's flag alone
+    assert not plan_encode(video, EncodeConfig(codec="h264"), "mp4").interlaced
+
+
+def test_10_bit_source_gives_10_bit_h264(tmp_path):
+    source = make_clip(tmp_path / "ten.mkv", ClipSpec(codec="ffv1", bit_depth=10, frames=2))
+    spec = plan_encode(probe(source).video, EncodeConfig(codec="h264", preset="ultrafast"), "mkv")
+    assert (spec.pix_fmt, spec.bit_depth) == ("yuv420p10le", 10)
+    path = tmp_path / "seg.mkv"
+    with SegmentWriter(path, spec) as writer:
+        chroma = np.full((2, 48, 80), 512, np.uint16)
+        writer.write(np.full((96, 160), 700, np.uint16), chroma, pts=0)
+    assert probe(path).video.bit_depth == 10
+
+
+# Writes one segment in a child process whose files may not grow past 16 KiB, as on a full
+# disk: with SIGXFSZ ignored, the write that crosses the limit fails with EFBIG.
+_FULL_DISK_CHILD = """
+import resource, signal, sys
+from pathlib import Path
+import numpy as np
+from vidcolor.config import EncodeConfig
+from vidcolor.encode import SegmentWriter, plan_encode
+from vidcolor.errors import OutputError
+from vidcolor.probe import probe
+
+spec = plan_encode(probe(sys.argv[1]).video, EncodeConfig(codec=sys.argv[2]), "mkv")
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+noise = np.random.default_rng(0)
+try:
+    with SegmentWriter(Path(sys.argv[3]), spec) as writer:
+        for pts in range(40):
+            luma = noise.integers(0, 256, (96, 160), dtype=np.uint8)
+            writer.write(luma, np.full((2, 48, 80), 100, np.uint8), pts)
+except OutputError as error:
+    print(error)
+"""
+
+
+@pytest.mark.parametrize("codec", ["ffv1", "h264"])  # h264 fails only when flushed at close
+def test_full_disk_gives_an_output_error_and_leaves_no_partial_segment(tmp_path, codec):
+    import subprocess
+    import sys
+
+    source = make_clip(tmp_path / "src.mp4", ClipSpec(frames=2))
+    folder = tmp_path / "segments"
+    folder.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK_CHILD, source, codec, folder / "seg.mkv"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "cannot write the segment" in result.stdout and "File too large" in result.stdout
+    assert list(folder.iterdir()) == []

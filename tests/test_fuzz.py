@@ -6,8 +6,9 @@ the interpreter. The cases run in a child process, one after another, each under
 child that dies or hangs is replaced and the case that did it is reported with its seed, so it
 can be replayed alone.
 
-CI runs ``VIDCOLOR_FUZZ_CASES`` cases (default 240, about half a minute on one core); set it to
-thousands to fuzz for longer, and ``VIDCOLOR_FUZZ_SEED`` to draw other cases.
+CI runs ``VIDCOLOR_FUZZ_CASES`` cases (default 3000, about 15 s on one core); set it to
+tens of thousands to fuzz for longer, ``VIDCOLOR_FUZZ_SEED`` to draw other cases, and
+``VIDCOLOR_FUZZ_FIRST=N VIDCOLOR_FUZZ_CASES=1`` to replay case N of a reported failure.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import av
 import pytest
 from media import ClipSpec, make_audio, make_clip
 
-CASES = int(os.environ.get("VIDCOLOR_FUZZ_CASES", "240"))
+CASES = int(os.environ.get("VIDCOLOR_FUZZ_CASES", "3000"))
+FIRST = int(os.environ.get("VIDCOLOR_FUZZ_FIRST", "0"))  # with CASES=1: replays one case
 SEED = int(os.environ.get("VIDCOLOR_FUZZ_SEED", "8"))
 CASE_SECONDS = 20.0  # a case takes ~30 ms; only a hang gets near this
 SMALL = {"size": (64, 48), "frames": 12}
@@ -35,6 +36,7 @@ CLIPS = {
     "h264.mkv": ClipSpec(gop=6, bframes=2, **SMALL),
     "ffv1.mkv": ClipSpec(codec="ffv1", bit_depth=10, **SMALL),
     "vp8.webm": ClipSpec(codec="libvpx", **SMALL),
+    "prores.mov": ClipSpec(codec="prores_ks", pix_fmt="yuv422p10le", **SMALL),
 }
 
 
@@ -148,7 +150,7 @@ def clips(tmp_path_factory) -> dict[str, bytes]:
     folder = tmp_path_factory.mktemp("fuzz")
     made = {}
     for name, spec in CLIPS.items():
-        if spec.codec == "libvpx" and "libvpx" not in av.codecs_available:
+        if spec.codec not in av.codecs_available:
             continue
         made[name] = make_clip(folder / name, spec).read_bytes()
     made["tone.m4a"] = make_audio(folder / "tone.m4a", seconds=0.5).read_bytes()
@@ -161,7 +163,7 @@ def test_mutated_clips_give_an_error_or_a_correct_result(tmp_path, clips):
     failures = []
     began = time.monotonic()
     try:
-        for number in range(CASES):
+        for number in range(FIRST, FIRST + CASES):
             rng = random.Random(f"{SEED}-{number}")
             name = rng.choice(sorted(clips))
             data, damage = mutate(clips[name], rng)
@@ -177,8 +179,8 @@ def test_mutated_clips_give_an_error_or_a_correct_result(tmp_path, clips):
     seconds = time.monotonic() - began
     print(f"{CASES} cases in {seconds:.1f} s: {dict(outcomes)}")
     assert not failures, "\n".join(failures[:20])
-    # The mutations must reach both sides: some files refused, some decoded to the end.
-    assert outcomes["ok"] > 0 and sum(v for k, v in outcomes.items() if k != "ok") > 0
+    if CASES >= 100:  # the mutations reach both sides: files refused, files read to the end
+        assert outcomes["ok"] > 0 and sum(v for k, v in outcomes.items() if k != "ok") > 0
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--child"]:

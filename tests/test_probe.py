@@ -19,7 +19,8 @@ from media import (
     hide_leading_frames,
     make_audio,
     make_clip,
-    png_bytes,
+    make_cover_art_only,
+    make_video_without_frames,
     video_pts,
 )
 
@@ -230,38 +231,15 @@ def test_audio_only(tmp_path, name, codec):
 
 
 def test_only_cover_art(tmp_path):
-    clip = tmp_path / "cover.mka"
-    with av.open(str(clip), "w") as out:
-        out.add_stream("flac", rate=48000).layout = "mono"
-        out.add_attachment("cover.png", "image/png", png_bytes())  # demuxed as attached_pic
-        _write_silence(out, out.streams.audio[0])
-
+    clip = make_cover_art_only(tmp_path / "cover.mka")
     with pytest.raises(InputError, match="cover art"):
         probe(clip)
 
 
 def test_video_stream_without_frames(tmp_path):
-    clip = tmp_path / "zero.mkv"
-    with av.open(str(clip), "w") as out:
-        video = out.add_stream("ffv1", rate=24)
-        video.width, video.height, video.pix_fmt = 64, 32, "yuv420p"
-        audio = out.add_stream("flac", rate=48000)
-        audio.layout = "mono"
-        _write_silence(out, audio)
-        out.mux(video.encode(None))
-
+    clip = make_video_without_frames(tmp_path / "zero.mkv")
     with pytest.raises(InputError, match="no frames"):
         probe(clip)
-
-
-def _write_silence(out, audio) -> None:
-    out.start_encoding()
-    size = audio.codec_context.frame_size or 1024
-    for index in range(10):
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, size), np.int16), "s16", "mono")
-        frame.sample_rate, frame.pts = 48000, index * size
-        out.mux(audio.encode(frame))
-    out.mux(audio.encode(None))
 
 
 @pytest.mark.parametrize(("stream", "message"), [(5, "has no stream 5"), (1, "audio, not video")])

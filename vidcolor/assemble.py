@@ -24,6 +24,8 @@ from vidcolor.probe import StreamInfo, VideoInfo
 
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "mkv"}
 _MUXERS = {"mp4": "mp4", "mov": "mov", "mkv": "matroska"}
+# ffmpeg's words (strerror) for a write the disk or a size limit refused.
+_DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
 _LOSSLESS_AUDIO = {"flac", "alac", "wavpack", "truehd", "mlp", "tta"}
 _TEXT_SUBTITLES = {"subrip", "ass", "ssa", "webvtt", "text", "mov_text"}
 # What each container holds by stream copy, per kind; None means "whatever ffmpeg can mux".
@@ -88,7 +90,7 @@ def default_output(source: Path, container: str) -> Path:
 
 
 def plan_output(info: VideoInfo, container: str, path: Path) -> OutputPlan:
-    """Decides each stream's fate in ``container``.
+    """Decides each stream's fate in ``container``; notes say what the user may not expect.
 
     Raises:
         OutputError: when a stream can be neither copied nor converted into the container.
@@ -97,6 +99,11 @@ def plan_output(info: VideoInfo, container: str, path: Path) -> OutputPlan:
     for stream in info.streams:
         if stream.index == info.video.index:
             plans.append(StreamPlan(stream.index, "video", "colorized"))
+            if info.video.has_color:
+                notes.append(
+                    f"stream {stream.index} already has color (a color or tinted source): "
+                    "it is colorized from its luma alone, and its own color is replaced"
+                )
             continue
         plan = _plan_stream(stream, container)
         if plan is None:
@@ -178,13 +185,23 @@ def assemble(info: VideoInfo, plan: OutputPlan, concat_list: Path, *, overwrite:
 
     Raises:
         FFmpegError: with ffmpeg's command, exit code and last lines of stderr.
-        OutputError: if the target appeared meanwhile and ``overwrite`` is False.
+        OutputError: if the disk has no room for the output, or the target appeared meanwhile
+            and ``overwrite`` is False.
     """
     target = plan.path
     partial = target.with_name(f".{target.stem}.vidcolor-partial{target.suffix}")
     cmd = _command(info, plan, concat_list, partial)
     try:
-        _run(cmd, "joining the segments")
+        try:
+            _run(cmd, "joining the segments")
+        except FFmpegError as error:
+            full = next((why for why in _DISK_FULL if why in error.stderr), None)
+            if full is None:
+                raise
+            raise OutputError(
+                f"no room to write {target} ({full}); make room on that disk and run the "
+                "same command again"
+            ) from None
         if target.exists() and not overwrite:
             raise OutputError(f"{target} appeared during the run; not replaced (use --overwrite)")
         os.replace(partial, target)

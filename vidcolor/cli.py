@@ -162,7 +162,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     def note(line: str) -> None:
         logging.getLogger("vidcolor").info("note: %s", line)
-        print(f"vidcolor: note: {line}", file=sys.stderr)
+        print(f"vidcolor: note: {_one_line(line)}", file=sys.stderr)
 
     try:
         summary = run(args.input, args.output, config, overwrite=args.overwrite,
@@ -298,6 +298,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    """A message on one line even when a file name in it holds a line break."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vidcolor`` command; returns the process exit code."""
     args = _parser().parse_args(argv)
@@ -318,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VidcolorError as exc:
         if os.environ.get("VIDCOLOR_DEBUG"):
             traceback.print_exc()
-        print(f"vidcolor: error: {exc}", file=sys.stderr)
+        print(f"vidcolor: error: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"vidcolor: interrupted after {time.monotonic() - started:.0f} s", file=sys.stderr)

@@ -114,19 +114,32 @@ def _read_pyav(info: VideoInfo, start: int, stop: int, threads: int) -> Iterator
                     "; the file may be truncated",
                     frame=index,
                 )
-            if frame.pts != video.pts[index]:
-                raise DecodeError(
-                    f"{info.path}: frame {index} decoded with pts {frame.pts}, the probe "
-                    f"counted {video.pts[index]}; the file changed or its timestamps are broken",
-                    frame=index,
-                )
-            if frame.is_corrupt:  # the decoder hid errors in it, e.g. with its neighbours' pixels
-                raise DecodeError(
-                    f"{info.path}: frame {index} is damaged (the decoder had to conceal errors in "
-                    "it); repair or copy the file again from its source",
-                    frame=index,
-                )
+            _check(frame, index, info)
             yield Frame(index=index, pts=frame.pts, luma=luma_plane(frame))
+
+
+def _check(frame: Any, index: int, info: VideoInfo) -> None:
+    """Raises unless ``frame`` is frame ``index`` as the probe counted it, whole."""
+    video = info.video
+    if frame.pts != video.pts[index]:
+        raise DecodeError(
+            f"{info.path}: frame {index} decoded with pts {frame.pts}, the probe "
+            f"counted {video.pts[index]}; the file changed or its timestamps are broken",
+            frame=index,
+        )
+    if (frame.width, frame.height) != (video.width, video.height):
+        raise DecodeError(
+            f"{info.path}: frame {index} is {frame.width}x{frame.height}, the stream "
+            f"starts at {video.width}x{video.height}; a picture size that changes within "
+            "a stream is not supported (or the file is damaged there)",
+            frame=index,
+        )
+    if frame.is_corrupt:  # the decoder hid errors in it, e.g. with its neighbours' pixels
+        raise DecodeError(
+            f"{info.path}: frame {index} is damaged (the decoder had to conceal errors in "
+            "it); repair or copy the file again from its source",
+            frame=index,
+        )
 
 
 def _open(info: VideoInfo) -> Any:
@@ -134,11 +147,12 @@ def _open(info: VideoInfo) -> Any:
     try:
         container = av.open(str(info.path.absolute()))  # absolute: "a:b.mp4" is no protocol
     except (av.FFmpegError, OSError) as error:
-        raise DecodeError(f"{info.path}: cannot open it again ({error}); was it changed?") from None
+        why = getattr(error, "strerror", None) or error
+        raise DecodeError(f"{info.path}: cannot open it again ({why}); was it changed?") from None
     streams = container.streams
     if not (info.video.index < len(streams) and streams[info.video.index].type == "video"):
         container.close()
-        raise DecodeError(f"{info.path}: its video stream {info.video.index} is gone; was it changed?")
+        raise DecodeError(f"{info.path}: video stream {info.video.index} is gone; was it changed?")
     return container
 
 

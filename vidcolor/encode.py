@@ -25,6 +25,18 @@ from vidcolor.probe import VideoStreamInfo
 # Containers each of our codecs can be stored in, best first.
 CODEC_CONTAINERS = {"h264": ("mp4", "mkv", "mov"), "ffv1": ("mkv",), "prores": ("mov", "mkv")}
 _ENCODERS = {"h264": "libx264", "ffv1": "ffv1", "prores": "prores_ks"}
+# Interlaced field orders (libavcodec/defs.h AVFieldOrder): code, and the field shown first.
+# "tb" is coded top first but shown bottom first: what a player needs is the shown order.
+_INTERLACED = {"tt": (2, "tff"), "bb": (3, "bff"), "tb": (4, "bff"), "bt": (5, "tff")}
+# What makes each codec code fields as fields: H.264 interlaced DCT and motion estimation
+# (MBAFF), with a pic_struct SEI that says which field comes first (MP4 has no field order
+# flag of its own; without the SEI, or with x264's default tff in it, FFmpeg reads a
+# bottom-first stream as top first: measured); ProRes interlaced pictures. FFV1 codes whole
+# frames: the container's flag alone says the order.
+_FIELD_OPTIONS = {
+    "h264": {"flags": "+ildct+ilme", "x264-params": "pic-struct=1:{first}=1"},
+    "prores": {"flags": "+ildct"},
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,12 @@ class EncodeSpec:
     color_space: str
     color_primaries: str
     color_trc: str
+    field_order: str = "progressive"
     options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def interlaced(self) -> bool:
+        return self.field_order in _INTERLACED
 
 
 def plan_encode(video: VideoStreamInfo, cfg: EncodeConfig, container: str) -> EncodeSpec:
@@ -56,7 +73,9 @@ def plan_encode(video: VideoStreamInfo, cfg: EncodeConfig, container: str) -> En
 
     H.264 is 4:2:0 (what every player decodes), 10-bit when the source has more than 8 bits;
     FFV1 keeps the source's bit depth exactly; ProRes 422 HQ is 10-bit 4:2:2 by definition, and an
-    8-bit source's luma is shifted up by two bits, which keeps it exact.
+    8-bit source's luma is shifted up by two bits, which keeps it exact. An interlaced source
+    stays interlaced, in its field order: H.264 and ProRes code its fields as fields, and no
+    frame is ever deinterlaced.
 
     Raises:
         OutputError: when the codec cannot go into the container, or H.264 4:2:0 meets odd sizes.
@@ -92,11 +111,21 @@ def plan_encode(video: VideoStreamInfo, cfg: EncodeConfig, container: str) -> En
         color_space=video.color_space,
         color_primaries=video.color_primaries,
         color_trc=video.color_trc,
-        options=_encoder_options(cfg),
+        field_order=video.field_order,
+        options=_encoder_options(cfg, video.field_order),
     )
 
 
-def _encoder_options(cfg: EncodeConfig) -> dict[str, str]:
+def _encoder_options(cfg: EncodeConfig, field_order: str = "progressive") -> dict[str, str]:
+    options = _codec_options(cfg)
+    if field_order in _INTERLACED:
+        first = _INTERLACED[field_order][1]
+        for key, value in _FIELD_OPTIONS.get(cfg.codec, {}).items():
+            options[key] = value.format(first=first)
+    return options
+
+
+def _codec_options(cfg: EncodeConfig) -> dict[str, str]:
     if cfg.codec == "h264":
         return {"crf": str(cfg.crf), "preset": cfg.preset}
     if cfg.codec == "ffv1":
@@ -129,10 +158,13 @@ class SegmentWriter:
         self.spec = spec
         self.frames = 0
         self._partial = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
-        self._container = av.open(
-            str(self._partial), "w", format={"mkv": "matroska"}.get(spec.container, spec.container)
-        )
+        muxer = {"mkv": "matroska"}.get(spec.container, spec.container)
+        try:
+            self._container = av.open(str(self._partial), "w", format=muxer)
+        except OSError as error:
+            raise self._cannot_write(error) from None
         self._stream = self._add_stream(threads)
+        self._fields = _field_flagger(spec) if spec.interlaced else None
 
     def _add_stream(self, threads: int) -> av.VideoStream:
         spec = self.spec
@@ -148,6 +180,8 @@ class SegmentWriter:
         cc.colorspace = colortags.code_of("space", spec.color_space)
         cc.color_primaries = colortags.code_of("primaries", spec.color_primaries)
         cc.color_trc = colortags.code_of("transfer", spec.color_trc)
+        if spec.interlaced:  # the container's field order flag (Matroska FieldOrder, MOV fiel)
+            cc.field_order = _INTERLACED[spec.field_order][0]
         options: dict[str, object] = dict(spec.options)
         if threads:
             options["threads"] = str(threads)
@@ -171,23 +205,52 @@ class SegmentWriter:
         frame.time_base = spec.time_base
         frame.color_range = colortags.code_of("range", spec.color_range)
         frame.colorspace = colortags.code_of("space", spec.color_space)
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        if self._fields is not None:
+            self._fields.push(frame)
+            frame = self._fields.vpull()
+        self._mux(frame)
         self.frames += 1
 
     def close(self) -> None:
-        """Flushes the encoder and moves the finished file to its name."""
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
-        self._container.close()
+        """Flushes the encoder and moves the finished file to its name.
+
+        Raises:
+            OutputError: the file cannot be written (disk full, file too large ...); the
+                partial file is removed.
+        """
+        try:
+            self._mux(None)
+            self._container.close()  # writes the trailer
+        except OSError as error:
+            self.abort()
+            raise self._cannot_write(error) from None
+        except BaseException:
+            self.abort()
+            raise
         os.replace(self._partial, self.path)
 
     def abort(self) -> None:
-        """Closes and deletes the partial file."""
+        """Closes and deletes the partial file; a failure to close it no longer matters."""
         try:
             self._container.close()
+        except OSError:
+            pass  # e.g. the trailer does not fit on a full disk: the file goes anyway
         finally:
             self._partial.unlink(missing_ok=True)
+
+    def _mux(self, frame: av.VideoFrame | None) -> None:
+        """Encodes ``frame`` (``None`` flushes) and writes what the encoder hands back."""
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except OSError as error:  # av.error.OSError: the disk refused, not the frame
+            raise self._cannot_write(error) from None
+
+    def _cannot_write(self, error: OSError) -> OutputError:
+        return OutputError(
+            f"cannot write the segment {self._partial} ({error.strerror or error}); make room "
+            "on that disk, or give --work-dir on one with room, and run again to resume"
+        )
 
     def __enter__(self) -> SegmentWriter:
         return self
@@ -202,6 +265,27 @@ class SegmentWriter:
             self.close()
         else:
             self.abort()
+
+
+def _field_flagger(spec: EncodeSpec) -> av.filter.Graph:
+    """A filter graph that marks each frame interlaced, in the source's field order.
+
+    PyAV cannot set a frame's interlace flags, and libx264 and prores_ks take the field order
+    of each picture from them, whatever the stream was told.
+    """
+    graph = av.filter.Graph()
+    source = graph.add_buffer(
+        width=spec.width,
+        height=spec.height,
+        format=av.VideoFormat(spec.pix_fmt),
+        time_base=spec.time_base,
+    )
+    mark = graph.add("setfield", _INTERLACED[spec.field_order][1])
+    sink = graph.add("buffersink")
+    source.link_to(mark)
+    mark.link_to(sink)
+    graph.configure()
+    return graph
 
 
 def _fill_plane(plane: av.video.plane.VideoPlane, data: np.ndarray) -> None:

@@ -4,6 +4,11 @@ The frame count and every frame's pts are *counted* by demuxing the video stream
 taken from headers: MKV and WebM store no frame count at all, MP4 headers count frames an
 edit list hides, and a decoder drops frames a header still counts. Everything downstream
 (chunk planning, frame-exact decoding, timestamps of the output) relies on these pts.
+
+A damaged or cut file can demux short without any error (Matroska loses its way in zeroed
+bytes and stops; a cut MP4 with its index first just ends), so the count is checked against
+what the file states about itself: an MP4's sample count, a Matroska track's duration and the
+keyframes its index lists. A file that falls short is refused, naming the first missing frame.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ _DECLARED = ("color_range", "colorspace", "color_primaries", "color_trc", "field
 # covers the audio too, which may run on a little longer than the picture.
 _STREAM_SLACK = Fraction(1, 100)
 _SEGMENT_SLACK = Fraction(1)
+_REMEDY = (
+    "Copy the file again from its source; to colorize only the frames that can be read, remux "
+    "it first (ffmpeg -i IN -c copy OUT.mkv: the copy holds just those, and says so)"
+)
 # A chroma sample this far from neutral (of 256 levels) is color, not the noise of a lossy
 # gray encode (at most 2-3 levels); a picture is colored when over 2% of its samples are.
 _CHROMA_LEVELS = 8
@@ -156,7 +165,8 @@ def probe(path: str | Path, stream: int | None = None) -> VideoInfo:
     Raises:
         InputError: The file is missing, empty, not media, has no usable video stream, the
             stream has no frames, or ``stream`` is not a video stream of the file.
-        DecodeError: The first frame of the stream cannot be decoded.
+        DecodeError: The first frame of the stream cannot be decoded, or the stream ends
+            before the file itself says it does (damaged or cut short).
     """
     path = Path(path)
     with _open(path) as container:
@@ -184,8 +194,10 @@ def _open(path: Path) -> Any:
         # Absolute: FFmpeg would read "take:2.mp4" as protocol "take" and refuse it.
         return av.open(str(path.absolute()))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
-        why = _mp4_cut_short(path) or getattr(error, "strerror", None) or str(error)
-        raise InputError(f"{path}: not a media file FFmpeg can read ({why}); give a video file") from None
+        why = _mp4_cut_short(path) or _why(error)
+        raise InputError(
+            f"{path}: not a media file FFmpeg can read ({why}); give a video file"
+        ) from None
 
 
 def _mp4_cut_short(path: Path) -> str | None:
@@ -276,7 +288,6 @@ def _describe_video(container: Any, stream: Any, path: Path) -> VideoStreamInfo:
     # Read the container's tags before decoding: the decoder overwrites the context with
     # the bitstream's, which can be unspecified where the container is not (ProRes in MOV).
     declared = {name: getattr(context, name) for name in _DECLARED}
-    listed = _listed_keyframes(container, stream)  # before demuxing adds entries of its own
     pts, first = _scan_packets(container, stream, path)
     if pts is None:
         pts, first = _scan_frames(path, stream.index)
@@ -284,7 +295,7 @@ def _describe_video(container: Any, stream: Any, path: Path) -> VideoStreamInfo:
         raise InputError(f"{path}: video stream {stream.index} has no frames; nothing to colorize")
     time_base = Fraction(stream.time_base)
     fps = _frame_rate(stream, pts, time_base)
-    _check_complete(container, stream, pts, listed, fps, path)
+    _check_complete(container, stream, pts, _listed_keyframes(path, container, stream), fps, path)
     pix_fmt = first.format.name
     return VideoStreamInfo(
         index=stream.index,
@@ -321,14 +332,20 @@ def _scan_packets(container: Any, stream: Any, path: Path) -> tuple[list[int] | 
     frames before the first keyframe, so only decoding tells how many frames there are.
 
     Raises:
-        DecodeError: The demuxer fails, or an MP4 delivers fewer packets than its sample table
-            lists (cut short).
+        DecodeError: The demuxer fails or hands over a packet it could not read whole, or an
+            MP4 delivers fewer packets than its sample table lists (cut short).
     """
     pts: list[int] = []
     first = None
     packets = 0
     try:
         for packet in container.demux(stream):
+            if packet.is_corrupt:  # e.g. the file ends inside it
+                raise DecodeError(
+                    f"{path}: frame {packets} of video stream {stream.index} (in file order) is "
+                    f"incomplete; the file is cut short or damaged there. {_REMEDY}",
+                    packets,
+                )
             if first is None:  # also feeds the empty end-of-stream packet, which flushes
                 first = next(iter(packet.decode()), None)
             if packet.size == 0:
@@ -391,22 +408,22 @@ def _is_mov(container: Any) -> bool:
     return "mov" in container.format.name.split(",")
 
 
-_REMEDY = (
-    "Copy the file again from its source; to colorize only what can be read, "
-    "remux that part first (ffmpeg -i IN -c copy OUT.mkv)"
-)
+def _listed_keyframes(path: Path, container: Any, stream: Any) -> list[int]:
+    """pts of the keyframes a Matroska file's index (Cues) lists: each must have been read.
 
-
-def _listed_keyframes(container: Any, stream: Any) -> list[int]:
-    """pts of the keyframes a Matroska file's index (Cues) lists: each must be read.
-
-    Only Matroska: an MP4's index holds decode timestamps, not presentation ones.
+    The demuxer loads the index only on a first seek, and adds entries of its own while it
+    reads, so a second opening of the file seeks once and takes the index as written. Only
+    Matroska: an MP4's index holds decode timestamps, not presentation ones. Best effort: a
+    file whose index cannot be read gets the other checks alone.
     """
     if "matroska" not in container.format.name:
         return []
     try:
-        return sorted({e.timestamp for e in stream.index_entries if e.is_keyframe})
-    except (av.FFmpegError, ValueError, OverflowError):
+        with av.open(str(path.absolute())) as other:
+            indexed = other.streams[stream.index]
+            other.seek(2**62, stream=indexed, backward=True)
+            return sorted({e.timestamp for e in indexed.index_entries if e.is_keyframe})
+    except (av.FFmpegError, OSError, ValueError, OverflowError, IndexError):
         return []
 
 
@@ -430,7 +447,8 @@ def _check_complete(
         frame = bisect.bisect_left(pts, missing)
         raise DecodeError(
             f"{path}: the file's index lists a keyframe at {float(missing * time_base):.3f} s "
-            f"that cannot be read; the file is damaged from about frame {frame} on. {_REMEDY}",
+            f"that cannot be read; frames are lost from about frame {frame} on (or the index "
+            f"is damaged). {_REMEDY}",
             frame,
         )
     declared, slack = _declared_end(container, stream)
@@ -490,8 +508,10 @@ def _is_colored(frame: Any) -> bool:
     """More than ``_COLORED_SHARE`` of the picture's chroma lies beyond gray's noise."""
     if frame is None or len(frame.format.components) < 3 or frame.width < 1:
         return False
-    try:
-        planes = frame.to_ndarray(format="yuv444p")  # (3, H, W) uint8, any source format
+    width = min(frame.width, 256)  # enough to see color; bounded for 4K and 8K frames
+    height = max(1, frame.height * width // frame.width)
+    try:  # (3, h, w) uint8 from any source format
+        planes = frame.to_ndarray(format="yuv444p", width=width, height=height)
     except (av.FFmpegError, ValueError):
         return False
     off = np.abs(planes[1:].astype(np.int16) - 128).max(axis=0) > _CHROMA_LEVELS
