@@ -36,6 +36,26 @@ def test_odd_size_h264_is_refused_with_an_alternative(video):
     assert plan_encode(odd, EncodeConfig(codec="ffv1"), "mkv").chroma_width == 81
 
 
+def test_an_8k_frame_gets_enough_ffv1_slices_and_stays_lossless(tmp_path, video):
+    """FFmpeg refuses FFV1 at 8K with 4 or 6 slices (a slice's size is capped); the plan takes
+    the fewest it accepts, and the frame comes back bit for bit."""
+    import dataclasses
+
+    assert plan_encode(video, EncodeConfig(codec="ffv1"), "mkv").options["slices"] == "4"
+    uhd8k = dataclasses.replace(video, width=7680, height=4320)
+    spec = plan_encode(uhd8k, EncodeConfig(codec="ffv1"), "mkv")
+    assert spec.options["slices"] == "9"
+    luma = np.random.default_rng(0).integers(0, 256, (4320, 7680), dtype=np.uint8)
+    chroma = np.full((2, 2160, 3840), 128, np.uint8)
+    path = tmp_path / "8k.mkv"
+    with SegmentWriter(path, spec) as writer:
+        writer.write(luma, chroma, pts=video.pts[0])
+    with av.open(str(path)) as container:
+        (frame,) = container.decode(video=0)
+        got = np.frombuffer(bytes(frame.planes[0]), np.uint8).reshape(4320, -1)[:, :7680]
+    assert np.array_equal(got, luma)
+
+
 def test_output_luma_shifts_exactly(video):
     prores = plan_encode(video, EncodeConfig(codec="prores"), "mov")
     luma = np.array([[0, 16, 235, 255]], np.uint8)

@@ -7,6 +7,7 @@ into the bitstream and the container. The file appears under its final name only
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -112,12 +113,16 @@ def plan_encode(video: VideoStreamInfo, cfg: EncodeConfig, container: str) -> En
         color_primaries=video.color_primaries,
         color_trc=video.color_trc,
         field_order=video.field_order,
-        options=_encoder_options(cfg, video.field_order),
+        options=_encoder_options(cfg, video.field_order, (video.width, video.height, pix_fmt)),
     )
 
 
-def _encoder_options(cfg: EncodeConfig, field_order: str = "progressive") -> dict[str, str]:
+def _encoder_options(
+    cfg: EncodeConfig, field_order: str, picture: tuple[int, int, str]
+) -> dict[str, str]:
     options = _codec_options(cfg)
+    if cfg.codec == "ffv1":
+        options["slices"] = str(ffv1_slices(*picture))
     if field_order in _INTERLACED:
         first = _INTERLACED[field_order][1]
         for key, value in _FIELD_OPTIONS.get(cfg.codec, {}).items():
@@ -132,6 +137,34 @@ def _codec_options(cfg: EncodeConfig) -> dict[str, str]:
         # Archival practice (FFV1 v3, per-slice CRCs, every frame intra): damage stays local.
         return {"level": "3", "slicecrc": "1", "g": "1", "slices": "4"}
     return {"profile": "3"}  # prores_ks profile 3 = 422 HQ
+
+
+# Slice counts FFmpeg's FFV1 encoder takes (it splits a frame into a grid of them).
+_FFV1_SLICES = (4, 6, 9, 12, 16, 24, 30, 36, 42)
+
+
+@functools.cache
+def ffv1_slices(width: int, height: int, pix_fmt: str) -> int:
+    """The fewest FFV1 slices, 4 or more, that FFmpeg's encoder accepts for this picture.
+
+    It caps a slice's size, so large frames need more: 8K 4:2:0 needs 9 (measured: 4 and 6 are
+    refused), 8K 4:4:4 16-bit 16; small odd sizes take at most 16. Found by opening the
+    encoder, so it follows whatever FFmpeg is installed.
+
+    Raises:
+        OutputError: when no count is accepted.
+    """
+    for slices in _FFV1_SLICES:
+        context = av.CodecContext.create("ffv1", "w")
+        context.width, context.height, context.pix_fmt = width, height, pix_fmt
+        context.time_base = Fraction(1, 25)
+        context.options = {**_codec_options(EncodeConfig(codec="ffv1")), "slices": str(slices)}
+        try:
+            context.open()
+        except av.FFmpegError:
+            continue
+        return slices
+    raise OutputError(f"FFmpeg's FFV1 encoder takes no slice count for {width}x{height} {pix_fmt}")
 
 
 def output_luma(luma: np.ndarray, spec: EncodeSpec) -> np.ndarray:
