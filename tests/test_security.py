@@ -248,12 +248,6 @@ def test_concat_list_names_exactly_its_segments(tmp_path: Path, names: list[str]
     assert all((a == b).all() for a, b in zip(joined, first + second, strict=True))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the ffconcat format is line-based: no quoting carries a newline, and one in a name "
-    "ends the line early (the rest would be read as a directive); write_concat_list must refuse "
-    "it. The pipeline names segments segment_NNNNNN.EXT, so only a direct caller can hit this.",
-)
 def test_concat_list_refuses_a_newline_in_a_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="newline"):
         write_concat_list(tmp_path / "l.ffconcat", [Path("a\nfile 'b.mkv"), Path("c.mkv")], [1, 1])

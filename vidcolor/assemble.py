@@ -162,9 +162,19 @@ def segment_durations(
 
 
 def write_concat_list(path: Path, segments: Sequence[Path], durations: Sequence[int]) -> None:
-    """Writes an ffconcat file; paths are quoted and escaped, durations exact in microseconds."""
+    """Writes an ffconcat file; paths are quoted and escaped, durations exact in microseconds.
+
+    Raises:
+        ValueError: a path with a line break, which no quoting carries in this line-based
+            format (the rest of the line would be read as a directive).
+    """
     lines = ["ffconcat version 1.0"]
     for segment, micros in zip(segments, durations, strict=True):
+        if "\n" in str(segment) or "\r" in str(segment):
+            raise ValueError(
+                f"segment path {str(segment)!r} has a newline or carriage return; "
+                "ffconcat cannot list it"
+            )
         quoted = str(segment).replace("'", "'\\''")
         lines += [f"file '{quoted}'", f"duration {micros // 1_000_000}.{micros % 1_000_000:06d}"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
