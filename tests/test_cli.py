@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,18 @@ def test_unreachable_or_malformed_cluster_address_fails_at_once(tmp_path, clip, 
     assert result.returncode == 3, result.stderr
     assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert sorted(tmp_path.iterdir()) == []  # no output, no work folder
+
+
+def test_a_local_ray_that_cannot_start_is_one_line_and_leaves_nothing(tmp_path, clip):
+    not_a_folder = tmp_path / "ray-files"
+    not_a_folder.write_text("a file where Ray wants a folder")
+    out = tmp_path / "out.mp4"
+    result = subprocess.run(
+        [sys.executable, "-m", "vidcolor.cli", "run", str(clip), "-o", str(out), *FAST],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "RAY_TMPDIR": str(not_a_folder)},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "could not start a local Ray" in result.stderr and "--address" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert sorted(tmp_path.iterdir()) == [not_a_folder]  # no output, no work folder

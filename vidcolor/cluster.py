@@ -247,6 +247,13 @@ def start_local_ray(num_cpus: int) -> None:
             logging_level=logging.ERROR,
             log_to_driver=False,
         )
+    except Exception as error:  # Ray's own, of many kinds: a full disk, a port in use ...
+        why = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+        raise VidcolorError(
+            f"could not start a local Ray ({why}); Ray keeps its files under "
+            f"{os.environ.get('RAY_TMPDIR', tempfile.gettempdir())}: check it has free space "
+            "and can be written, or pass --address to use a running cluster"
+        ) from error
     finally:
         ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
 
