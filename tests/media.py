@@ -17,6 +17,7 @@ they are the ground truth that vidcolor's seeking readers are compared against.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -335,20 +336,37 @@ def _write_silence(out: Any, audio: Any) -> None:
     out.mux(audio.encode(None))
 
 
-def damage_packet(source: str | Path, target: str | Path, index: int) -> Path:
-    """Copy ``source`` with the payload of its ``index``-th video packet (file order) garbled.
+def damage_packet(source: str | Path, target: str | Path, index: int, *more: int) -> Path:
+    """Copy ``source`` with the payload of its ``index``-th video packet (file order) garbled,
+    and of the ``more`` packets too.
 
     The first quarter of the packet (its headers) is kept, the rest overwritten with a fixed
     pattern, so the container stays intact and only that picture's data is damaged.
     """
     with av.open(str(source)) as container:
         packets = [p for p in container.demux(video=0) if p.size]
-    pos, size = packets[index].pos, packets[index].size
     data = bytearray(Path(source).read_bytes())
-    start, stop = pos + size // 4, pos + size - 2
-    data[start:stop] = bytes((i * 37 + 11) & 0xFF for i in range(stop - start))
+    for number in (index, *more):
+        pos, size = packets[number].pos, packets[number].size
+        start, stop = pos + size // 4, pos + size - 2
+        data[start:stop] = bytes((i * 37 + 11) & 0xFF for i in range(stop - start))
     Path(target).write_bytes(bytes(data))
     return Path(target)
+
+
+def damaged_frames(path: str | Path) -> list[int]:
+    """Presentation indices of the frames of the first video stream that a sequential,
+    single-threaded decode flags as damaged (``is_corrupt``) or never outputs."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1
+        counted = sorted(p.pts for p in container.demux(stream) if p.size)
+        container.seek(0)
+        whole = set()
+        for packet in container.demux(stream):
+            with contextlib.suppress(av.FFmpegError):  # this packet's frame never comes out
+                whole |= {f.pts for f in packet.decode() if not f.is_corrupt}
+    return [index for index, pts in enumerate(counted) if pts not in whole]
 
 
 def png_bytes(size: tuple[int, int] = (64, 64)) -> bytes:

@@ -13,6 +13,8 @@ from media import (
     FFV1_10BIT_SPEC,
     ClipSpec,
     clip_luma,
+    damage_packet,
+    damaged_frames,
     decode_all_luma,
     drop_leading_packets,
     frame_ticks,
@@ -166,7 +168,9 @@ def test_clip_starting_mid_gop_reads_exactly(tmp_path):
     luma, pts = decode_all_luma(clip), video_pts(clip)
 
     for start in range(0, info.video.frame_count, 9):
-        _assert_range_matches(info, luma, pts, start, min(start + 9, info.video.frame_count))
+        for replace_bad in (False, True):
+            stop = min(start + 9, info.video.frame_count)
+            _assert_range_matches(info, luma, pts, start, stop, replace_bad=replace_bad)
 
 
 def test_clip_with_edit_list_reads_exactly(tmp_path):
@@ -177,7 +181,90 @@ def test_clip_with_edit_list_reads_exactly(tmp_path):
 
     assert read_index(next(read_frames(info, 0, 1)).luma) == 10  # first shown frame
     for start in range(0, info.video.frame_count, 7):
-        _assert_range_matches(info, luma, pts, start, min(start + 7, info.video.frame_count))
+        for replace_bad in (False, True):
+            stop = min(start + 7, info.video.frame_count)
+            _assert_range_matches(info, luma, pts, start, stop, replace_bad=replace_bad)
+
+
+# ---------------------------------------------------------------- damaged frames replaced
+
+
+@pytest.mark.parametrize("size", [7, 33])
+def test_replacing_reader_reads_a_whole_file_exactly(bframe_reference, size):
+    info, luma, pts = bframe_reference
+    count = info.video.frame_count
+
+    for start in range(0, count, size):
+        stop = min(start + size, count)
+        _assert_range_matches(info, luma, pts, start, stop, replace_bad=True)
+        assert all(f.replaced_by is None for f in read_frames(info, start, stop, replace_bad=True))
+
+
+@pytest.fixture(scope="module")
+def damaged_keyframe(tmp_path_factory):
+    """H.264 mp4, 24 frames, GOP 8, whose keyframe 16 (packet 16 in file order) is garbled."""
+    folder = tmp_path_factory.mktemp("damaged")
+    whole = make_clip(folder / "whole.mp4", ClipSpec(frames=24, size=(64, 48), gop=8, bframes=2))
+    return whole, damage_packet(whole, folder / "damaged.mp4", 16)
+
+
+def test_damaged_first_frame_of_a_range_shows_the_good_frame_before_it(damaged_keyframe):
+    _, damaged = damaged_keyframe
+    info = probe(damaged)
+    assert damaged_frames(damaged) == [16]
+
+    frames = list(read_frames(info, 16, 20, replace_bad=True))  # seeks to damaged keyframe 16
+
+    assert [f.index for f in frames] == [16, 17, 18, 19]
+    assert [f.pts for f in frames] == list(info.video.pts[16:20])
+    assert [f.replaced_by for f in frames] == [15, None, None, None]
+    fifteen = next(read_frames(info, 15, 16))
+    assert np.array_equal(frames[0].luma, fifteen.luma) and read_index(frames[0].luma) == 15
+
+
+def test_film_that_begins_damaged_shows_its_first_good_frame(damaged_keyframe):
+    whole, _ = damaged_keyframe
+    # The probe refuses a file whose first frame does not decode; read_frames is asked
+    # directly, with the intact file's frames (the container is the same).
+    damaged = damage_packet(whole, whole.with_name("first.mp4"), 0)
+    info = dataclasses.replace(probe(whole), path=damaged)
+
+    frames = list(read_frames(info, 2, 10, replace_bad=True))
+
+    assert [f.index for f in frames] == list(range(2, 10))
+    assert [f.replaced_by for f in frames] == [8] * 6 + [None, None]  # GOP 0 is lost
+    assert [read_index(f.luma) for f in frames] == [8] * 7 + [9]
+
+
+@pytest.mark.parametrize(
+    ("name", "spec", "packet"),
+    [
+        # A damaged P-frame: the frames that refer to it come out of the decoder unflagged,
+        # with pixels that depend on whether it began at their keyframe or one GOP earlier.
+        ("p_frame.mp4", ClipSpec(frames=48, size=(64, 48), gop=12, bframes=2), 13),
+        # FFV1 conceals damage from a picture it keeps even across a flush.
+        ("ffv1.mkv", ClipSpec(frames=30, size=(64, 48), codec="ffv1"), 13),
+    ],
+)
+def test_replaced_frames_do_not_depend_on_where_reading_starts(tmp_path, name, spec, packet):
+    damaged = damage_packet(make_clip(tmp_path / name, spec), tmp_path / f"d_{name}", packet)
+    info = probe(damaged)
+    count = info.video.frame_count
+    whole = list(read_frames(info, 0, count, replace_bad=True))
+    assert [f.index for f in whole if f.replaced_by is not None] == damaged_frames(damaged) != []
+
+    for size in (5, 12):
+        for start in range(0, count, size):
+            for frame in read_frames(info, start, min(start + size, count), replace_bad=True):
+                same = whole[frame.index]
+                assert frame.replaced_by == same.replaced_by, (size, frame.index)
+                assert np.array_equal(frame.luma, same.luma), (size, frame.index)
+
+
+def test_decord_cannot_replace_damaged_frames(bframe_reference):
+    info, _, _ = bframe_reference
+    with pytest.raises(ValueError, match="replace_bad needs the pyav backend"):
+        read_frames(info, 0, 1, backend="decord", replace_bad=True)
 
 
 # ---------------------------------------------------------------- decord

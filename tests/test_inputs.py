@@ -11,7 +11,9 @@ to the file, not how good the color is.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -26,6 +28,7 @@ import ray
 from media import (
     ClipSpec,
     damage_packet,
+    damaged_frames,
     decode_all_luma,
     make_audio,
     make_clip,
@@ -39,6 +42,7 @@ from vidcolor.cli import main
 from vidcolor.cluster import start_local_ray
 from vidcolor.decode import read_frames
 from vidcolor.errors import DecodeError, InputError
+from vidcolor.pipeline import _replaced_note
 from vidcolor.probe import probe
 
 FAST = ["-q", "--render-factor", "4", "--set", "encode.preset=ultrafast"]
@@ -248,8 +252,83 @@ def test_run_on_a_damaged_frame_fails_naming_it_and_writes_no_output(
 
     line = error_line(err)
     assert code == 2 and "frames 12..23" in line and "frame 16 is damaged" in line, line
+    assert "use --skip-bad-frames to replace damaged frames by their neighbours" in line, line
     assert not out.exists() and not list(tmp_path.glob(".*vidcolor-partial*"))
     assert digest(source) == before
+
+
+@pytest.fixture(scope="module")
+def skipped_runs(tmp_path_factory, local_ray) -> dict[str, tuple[Path, int, str, str]]:
+    """H.264 in MKV, 24 frames, GOP 6, keyframes 6 and 18 garbled, run with --skip-bad-frames
+    to FFV1 in chunks of 8 and of 10, then again in chunks of 8 resuming the first run's kept
+    work folder: each run's output (a copy), exit code, stdout and stderr."""
+    folder = tmp_path_factory.mktemp("skip_bad")
+    whole = make_clip(folder / "whole.mkv", ClipSpec(frames=24, size=(64, 48), gop=6, bframes=2))
+    source = damage_packet(whole, folder / "film.mkv", 6, 18)  # packet k is frame k here
+    assert damaged_frames(source) == [6, 18]
+    runs = {"source": (source, 0, "", "")}
+    for name, size, more in (("8", 8, ["--keep-work"]), ("10", 10, []),
+                             ("resumed", 8, ["--keep-work", "--overwrite"])):  # fmt: skip
+        out, stdout, stderr = folder / f"out{size}.mkv", io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = main(["run", str(source), "-o", str(out), "--skip-bad-frames", "--codec",
+                         "ffv1", "--set", f"chunks.size={size}", *more, *FAST])  # fmt: skip
+        kept = Path(shutil.copy(out, folder / f"{name}.mkv")) if out.exists() else out
+        runs[name] = kept, code, stdout.getvalue(), stderr.getvalue()  # "resumed" replaces out8
+    return runs
+
+
+REPLACED_NOTE = "vidcolor: note: 2 damaged frame(s) replaced by their neighbours: 6, 18\n"
+
+
+def test_skip_bad_frames_keeps_every_frame_and_timestamp_and_names_the_replaced(skipped_runs):
+    out, code, stdout, stderr = skipped_runs["8"]
+    assert code == 0, stderr
+    assert REPLACED_NOTE in stderr and "3 chunk(s), 2 damaged frame(s) replaced;" in stdout
+    source = skipped_runs["source"][0]
+    assert probe(out).video.pts == probe(source).video.pts  # 24 frames, each its own pts
+    luma = decode_all_luma(out)  # FFV1 keeps the source's luma exactly
+    assert np.array_equal(luma[6], luma[5]) and np.array_equal(luma[18], luma[17])
+    assert not np.array_equal(luma[7], luma[6])
+
+
+def test_skip_bad_frames_output_is_the_same_for_any_chunk_size(skipped_runs):
+    # Smoothing radius 4. Chunks of 8: frame 6 is in chunk 0 and in chunk 1's halo, frame 18
+    # in chunk 1's halo and in chunk 2. Chunks of 10: frame 6 is the first frame chunk 1 reads.
+    (eight, _, _, _), (ten, code, _, stderr) = skipped_runs["8"], skipped_runs["10"]
+    assert code == 0 and REPLACED_NOTE in stderr, stderr
+    a, b = planes(eight), planes(ten)
+    assert len(a) == len(b) == 24
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_resumed_run_still_names_the_replaced_frames(skipped_runs):
+    out, code, stdout, stderr = skipped_runs["resumed"]
+    assert code == 0, stderr
+    assert "resuming: 3 of 3 segment(s) reused" in stderr and REPLACED_NOTE in stderr
+    assert "3 reused, 2 damaged frame(s) replaced;" in stdout
+    assert planes(out) == planes(skipped_runs["8"][0])
+
+
+def test_replaced_frames_are_listed_compactly():
+    assert _replaced_note([3, 30, 31, 40, 41, 42, 43, 57]) == (
+        "8 damaged frame(s) replaced by their neighbours: 3, 30, 31, 40..43, 57"
+    )
+
+
+def test_skip_bad_frames_with_decord_is_refused_before_any_work(tmp_path, capsys):
+    source = make_clip(tmp_path / "film.mp4", TINY)
+    code, _, err = vidcolor(capsys, "run", source, "--skip-bad-frames", "--set",
+                            "decode.backend=decord", *FAST)  # fmt: skip
+    line = error_line(err)
+    assert code == 3 and "decode.skip_bad_frames needs decode.backend pyav or auto" in line
+    assert not list(tmp_path.glob("*.color.*")) and not list(tmp_path.glob(".*vidcolor-work"))
+
+
+def planes(path: Path) -> list[bytes]:
+    """Every video frame's planes, as bytes, in presentation order."""
+    with av.open(str(path)) as container:
+        return [b"".join(bytes(p) for p in f.planes) for f in container.decode(video=0)]
 
 
 # ---------------------------------------------------------------- odd sizes, 10 bits, color

@@ -91,6 +91,21 @@ def test_a_manifest_naming_a_path_outside_is_not_trusted(tmp_path):
     assert (tmp_path / "outside.mkv").exists()
 
 
+def test_replaced_frames_are_kept_for_a_resumed_run(tmp_path):
+    work = WorkDir.open(tmp_path / "w", "k1", CHUNKS)
+    path = work.segment_path(1, "mkv")
+    path.write_bytes(b"one")
+    work.record(1, path, CHUNKS[1].frames, None, (41, 42, 77))
+    _finish(work, 2, b"two")
+    again = WorkDir.open(tmp_path / "w", "k1", CHUNKS)
+    assert again.records[1].replaced == (41, 42, 77) and again.records[1].cuts is None
+    assert again.records[2].replaced == ()
+    data = json.loads((work.path / MANIFEST).read_text())
+    del data["segments"][0]["replaced"]  # as written before frames could be replaced
+    (work.path / MANIFEST).write_text(json.dumps(data))
+    assert WorkDir.open(tmp_path / "w", "k1", CHUNKS).records[1].replaced == ()
+
+
 def test_manifest_lists_recorded_segments_and_leaves_no_partial_file(tmp_path):
     work = WorkDir.open(tmp_path / "w", "k1", CHUNKS)
     _finish(work, 1, b"one")
@@ -113,7 +128,8 @@ def test_key_follows_output_shaping_settings_only():
             ["model.weights=other.safetensors"]]  # fmt: skip
     for overrides in same:
         assert settings_digest(load_config(None, overrides), {"stream": 0}) == digest, overrides
-    for overrides in (["smooth.radius=3"], ["encode.crf=18"], ["run.cpus_per_worker=1"]):
+    for overrides in (["smooth.radius=3"], ["encode.crf=18"], ["run.cpus_per_worker=1"],
+                      ["decode.skip_bad_frames=true"]):  # fmt: skip
         assert settings_digest(load_config(None, overrides), {"stream": 0}) != digest, overrides
     assert settings_digest(base, {"stream": 1}) != digest
     assert run_key("s", digest, "w1") != run_key("s", digest, "w2") != run_key("s", digest, None)

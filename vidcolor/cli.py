@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-work", action="store_true", help="keep the work folder after success")
     run.add_argument("--log-file", type=Path, help="append a log of the run (workers, chunks)")
     run.add_argument("--stream", type=int, help="index of the video stream to colorize")
+    run.add_argument(
+        "--skip-bad-frames",
+        action="store_true",
+        help="give frames the decoder cannot decode their nearest good neighbour's picture "
+        "(each keeps its timestamp; the run lists them) instead of stopping",
+    )
     _add_smooth_arguments(run)
     run.add_argument("--overwrite", action="store_true", help="replace an existing output")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -134,7 +140,8 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     }
     out = list(args.set)
     switches = {"cuts_only": "smooth.detect_cuts=false", "no_resume": "run.resume=false",
-                "keep_work": "run.keep_work=true"}  # fmt: skip
+                "keep_work": "run.keep_work=true",
+                "skip_bad_frames": "decode.skip_bad_frames=true"}  # fmt: skip
     out += [key for attr, key in switches.items() if getattr(args, attr, False)]
     for attr, key in flags.items():
         value = getattr(args, attr, None)
@@ -170,11 +177,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         if bar:
             bar.close()
-    reused = f", {summary.reused} reused" if summary.reused else ""
+    extra = f", {summary.reused} reused" if summary.reused else ""
+    if summary.replaced:
+        extra += f", {len(summary.replaced)} damaged frame(s) replaced"
     line = (
         f"{summary.output}  {summary.frames} frames in {summary.seconds:.1f} s "
         f"({summary.fps:.2f} fps, {summary.workers} worker(s) on {summary.nodes} node(s), "
-        f"{summary.chunks} chunk(s){reused}; model: {summary.model})"
+        f"{summary.chunks} chunk(s){extra}; model: {summary.model})"
     )
     logging.getLogger("vidcolor").info("done: %s", line)
     print(line)

@@ -62,9 +62,10 @@ class ChunkConfig:
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    """Which library reads frames."""
+    """Which library reads frames, and what becomes of frames it cannot decode."""
 
     backend: str = _choice("pyav", "pyav", "decord", "auto")
+    skip_bad_frames: bool = False  # replace them by their neighbours' pictures (read_frames)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from vidcolor.chunks import Chunk, plan_chunks
 from vidcolor.config import Config
 from vidcolor.cuts import listed_cuts
 from vidcolor.encode import CODEC_CONTAINERS, plan_encode
-from vidcolor.errors import OutputError
+from vidcolor.errors import ConfigError, OutputError
 from vidcolor.models.shipped import resolve_weights
 from vidcolor.models.weights import check_weights_file
 from vidcolor.probe import VideoInfo, probe
@@ -55,6 +55,7 @@ class RunSummary:
     cuts: tuple[int, ...] | None = None  # frames that start a shot; None: not looked for
     reused: int = 0  # segments reused from a stopped run
     nodes: int = 1  # Ray nodes that colorized at least one chunk
+    replaced: tuple[int, ...] = ()  # frames the decoder could not decode (skip_bad_frames)
 
     @property
     def fps(self) -> float:
@@ -79,6 +80,11 @@ def run(
     """
     began = time.monotonic()
     note = on_note or log.warning
+    if config.decode.skip_bad_frames and config.decode.backend == "decord":
+        raise ConfigError(
+            "config key decode.skip_bad_frames needs decode.backend pyav or auto: decord "
+            "cannot tell a damaged frame"
+        )
     info = probe(Path(source), stream=stream)
     plan = _plan_output(info, output, config, overwrite)
     weights_sha = None
@@ -116,6 +122,9 @@ def run(
     if not config.run.keep_work:
         work.remove()
     segments = work.segments()
+    replaced = tuple(f for s in segments for f in s.replaced)
+    if replaced:
+        note(_replaced_note(replaced))
     return RunSummary(
         plan.path,
         info.video.frame_count,
@@ -127,7 +136,22 @@ def run(
         _cuts(segments),
         reused,
         len({w.node for w in workers}),
+        replaced,
     )
+
+
+def _replaced_note(frames: Sequence[int]) -> str:
+    """``3 damaged frame(s) replaced by their neighbours: 30, 31, 57`` (runs as ``30..41``)."""
+    runs: list[list[int]] = []
+    for frame in frames:
+        if runs and frame == runs[-1][-1] + 1:
+            runs[-1].append(frame)
+        else:
+            runs.append([frame])
+    listed = ", ".join(
+        f"{run[0]}..{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)) for run in runs
+    )
+    return f"{len(frames)} damaged frame(s) replaced by their neighbours: {listed}"
 
 
 def _colorize(
@@ -145,7 +169,8 @@ def _colorize(
         path = work.segment_path(done.result.index, container)
         if done.data is not None:
             write_bytes_atomic(path, done.data)
-        work.record(done.result.index, path, done.result.frames, done.result.cuts)
+        result = done.result
+        work.record(result.index, path, result.frames, result.cuts, result.replaced)
 
     with cluster.session(config.run) as resources:
         weights = _weights_size(config)

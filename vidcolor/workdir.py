@@ -67,7 +67,8 @@ def run_key(source_digest: str, settings: str, weights_digest: str | None) -> st
 
 @dataclass(frozen=True)
 class SegmentRecord:
-    """A finished segment in the work directory, and the frames of it that start a shot."""
+    """A finished segment in the work directory, the frames of it that start a shot, and those
+    that carry a neighbour's picture because the decoder could not decode them."""
 
     index: int
     name: str
@@ -75,6 +76,7 @@ class SegmentRecord:
     size: int
     sha256: str
     cuts: tuple[int, ...] | None = None
+    replaced: tuple[int, ...] = ()
 
 
 def segment_name(index: int, container: str) -> str:
@@ -132,12 +134,18 @@ class WorkDir:
         """The chunks still to colorize, in order."""
         return [c for c in self.chunks if c.index not in self.records]
 
-    def record(self, index: int, path: Path, frames: int, cuts: Iterable[int] | None) -> None:
+    def record(
+        self,
+        index: int,
+        path: Path,
+        frames: int,
+        cuts: Iterable[int] | None,
+        replaced: Iterable[int] = (),
+    ) -> None:
         """Adds a finished segment (already at ``path`` in this folder) to the manifest."""
         cut_tuple = None if cuts is None else tuple(cuts)
-        record = SegmentRecord(
-            index, path.name, frames, path.stat().st_size, file_digest(path), cut_tuple
-        )
+        size, digest = path.stat().st_size, file_digest(path)
+        record = SegmentRecord(index, path.name, frames, size, digest, cut_tuple, tuple(replaced))
         self.records[index] = record
         self._write_manifest()
 
@@ -223,4 +231,5 @@ def _record(entry: dict[str, Any]) -> SegmentRecord:
         size=int(entry["size"]),
         sha256=str(entry["sha256"]),
         cuts=None if cuts is None else tuple(int(c) for c in cuts),
+        replaced=tuple(int(f) for f in entry.get("replaced", ())),  # older manifests: none
     )

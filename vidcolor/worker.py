@@ -122,14 +122,16 @@ class Job:
 
 @dataclass(frozen=True)
 class SegmentResult:
-    """A finished segment, and the frames of it that start a new shot (None: not looked for,
-    as when smoothing is off)."""
+    """A finished segment, the frames of it that start a new shot (None: not looked for, as
+    when smoothing is off), and those the decoder could not decode, which carry a neighbour's
+    picture (``decode.skip_bad_frames``)."""
 
     index: int
     path: str
     frames: int
     seconds: float
     cuts: tuple[int, ...] | None = None
+    replaced: tuple[int, ...] = ()
 
 
 def segment_path(work_dir: str | Path, index: int, container: str) -> Path:
@@ -184,8 +186,13 @@ class ChunkWorker:
         video = job.info.video
         render = self.colorizer.render_size(video.width, video.height, video.sar)
         state = _ChunkState(job, chunk, self.config, render)
+        decode = self.config.decode
         frames = read_frames(  # here, not on the thread: a bad range raises at once
-            job.info, chunk.read_start, chunk.read_stop, backend=self.config.decode.backend
+            job.info,
+            chunk.read_start,
+            chunk.read_stop,
+            backend=decode.backend,
+            replace_bad=decode.skip_bad_frames,
         )
         batches = state.batches(frames, self.colorizer.batch_size)
         del frames  # the decode thread's generator is its only owner, and closes it
@@ -214,7 +221,9 @@ class ChunkWorker:
                 f"chunk {chunk.index} wrote {writer.frames} of {chunk.frames} frames"
             )
         seconds = time.monotonic() - began
-        return SegmentResult(chunk.index, str(path), writer.frames, seconds, state.found_cuts())
+        return SegmentResult(
+            chunk.index, str(path), writer.frames, seconds, state.found_cuts(), state.replaced()
+        )
 
 
 class _Progress:
@@ -234,10 +243,10 @@ class _ChunkState:
     """Per-chunk bookkeeping between decode and encode: luma waiting for its chroma.
 
     Each method belongs to one stage: :meth:`batches` to the decode thread, :meth:`advance`
-    to the smoothing thread, :meth:`finish` and :meth:`found_cuts` to the calling thread once
-    the smoothing thread is joined, :meth:`write` to the encode thread. Only :meth:`advance`
-    and :meth:`finish` change the state, never at the same time; the others read the fixed
-    settings and what they are handed.
+    to the smoothing thread, :meth:`finish`, :meth:`found_cuts` and :meth:`replaced` to the
+    calling thread once the smoothing thread is joined, :meth:`write` to the encode thread.
+    Only :meth:`advance` and :meth:`finish` change the state, never at the same time; the
+    others read the fixed settings and what they are handed.
     """
 
     def __init__(self, job: Job, chunk: Chunk, config: Config, render: tuple[int, int]) -> None:
@@ -255,6 +264,7 @@ class _ChunkState:
             else None
         )
         self._cuts: list[int] = []
+        self._replaced: list[int] = []  # owned frames that carry a neighbour's picture
         self._held: dict[int, tuple[Frame, np.ndarray]] = {}  # owned frames and their unit luma
 
     def batches(self, frames: Iterable[Frame], size: int) -> Iterator[_Batch]:
@@ -289,6 +299,8 @@ class _ChunkState:
             self._cuts.append(index)
         if owned:  # halo frames lend their ab, never their pixels
             self._held[index] = frame, unit
+            if frame.replaced_by is not None:
+                self._replaced.append(index)
         return self.smoother.push(index, ab, cut, lightness)
 
     def _ready(self, smoothed: Iterable[tuple[int, np.ndarray]]) -> Iterator[_Ready]:
@@ -300,6 +312,10 @@ class _ChunkState:
     def found_cuts(self) -> tuple[int, ...] | None:
         """The owned frames that start a shot, or None when cuts were not looked for."""
         return tuple(self._cuts) if self.detector is not None else None
+
+    def replaced(self) -> tuple[int, ...]:
+        """The owned frames the decoder could not decode, now with a neighbour's picture."""
+        return tuple(self._replaced)
 
     def write(self, writer: SegmentWriter, frames: list[_Ready]) -> None:
         """Merges each frame's chroma with its luma and encodes it."""
