@@ -178,10 +178,10 @@ def decode_head(
     scaled_w = (weight.reshape(q, c).t().float() / temperature).contiguous()  # (C, Q)
     scaled_b = (shift / temperature).to(pixels.device)
     sums = torch.cat([centres.float(), centres.new_ones(q, 1, dtype=torch.float32)], dim=1)
-    out = torch.empty(len(pixels), 2, dtype=torch.float32, device=pixels.device)
+    parts = []
     for lo in range(0, len(pixels), DECODE_BLOCK):
         logits = torch.addmm(scaled_b, pixels[lo : lo + DECODE_BLOCK].float(), scaled_w)
-        logits.sub_(logits.amax(dim=1, keepdim=True)).exp_()
-        weighted = logits @ sums  # (block, 3): sum p * a, sum p * b, sum p (unnormalised)
-        torch.div(weighted[:, :2], weighted[:, 2:], out=out[lo : lo + DECODE_BLOCK])
-    return out.reshape(n, h, w, 2).permute(0, 3, 1, 2)
+        probs = (logits - logits.amax(dim=1, keepdim=True)).exp()  # unnormalised softmax
+        weighted = probs @ sums  # (block, 3): sum p * a, sum p * b, sum p
+        parts.append(weighted[:, :2] / weighted[:, 2:])
+    return torch.cat(parts).reshape(n, h, w, 2).permute(0, 3, 1, 2)
