@@ -27,7 +27,7 @@ from typing import Any
 import av
 import numpy as np
 
-from vidcolor.errors import DecodeError
+from vidcolor.errors import DecodeError, ffmpeg_reason
 from vidcolor.probe import VideoInfo
 
 BACKENDS = ("pyav", "decord", "auto")
@@ -138,7 +138,7 @@ def _read_pyav(info: VideoInfo, start: int, stop: int, threads: int) -> Iterator
             try:
                 frame = next(frames, None)
             except av.FFmpegError as error:
-                why = getattr(error, "strerror", None) or error
+                why = ffmpeg_reason(error)
                 raise DecodeError(
                     f"{info.path}: cannot decode frame {index} ({why}); the file may be "
                     f"damaged: copy it again from its source, {_SKIP_HINT}",
@@ -188,7 +188,7 @@ def _open(info: VideoInfo) -> Any:
     try:
         container = av.open(str(info.path.absolute()))  # absolute: "a:b.mp4" is no protocol
     except (av.FFmpegError, OSError) as error:
-        why = getattr(error, "strerror", None) or error
+        why = ffmpeg_reason(error)
         raise DecodeError(f"{info.path}: cannot open it again ({why}); was it changed?") from None
     streams = container.streams
     if not (info.video.index < len(streams) and streams[info.video.index].type == "video"):
@@ -312,7 +312,7 @@ def _judged(info: VideoInfo, first: int) -> Iterator[tuple[int, Any]]:
                 yield index, None if frame.is_corrupt else frame
                 expected = index + 1
         except av.FFmpegError as error:  # reading the file, not decoding a frame, failed
-            why = getattr(error, "strerror", None) or error
+            why = ffmpeg_reason(error)
             raise DecodeError(
                 f"{info.path}: cannot read on from frame {expected} ({why}); copy the file "
                 "again from its source",

@@ -61,3 +61,8 @@ class FFmpegError(VidcolorError):
 
     def __reduce__(self) -> tuple[type, tuple[str, list[str], int, str]]:
         return type(self), (self.what, self.cmd, self.returncode, self.stderr)
+
+
+def ffmpeg_reason(error: Exception) -> str:
+    """FFmpeg's reason for an ``av`` error, without the errno and file name PyAV adds to it."""
+    return str(getattr(error, "strerror", None) or error)

@@ -24,7 +24,7 @@ import numpy as np
 from av.stream import Disposition
 
 from vidcolor.colortags import name_of
-from vidcolor.errors import DecodeError, InputError
+from vidcolor.errors import DecodeError, InputError, ffmpeg_reason
 
 KINDS = ("video", "audio", "subtitle", "data", "attachment")
 FIELD_ORDERS = ("unknown", "progressive", "tt", "bb", "tb", "bt")  # AVFieldOrder values
@@ -194,7 +194,7 @@ def _open(path: Path) -> Any:
         # Absolute: FFmpeg would read "take:2.mp4" as protocol "take" and refuse it.
         return av.open(str(path.absolute()))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
-        why = _mp4_cut_short(path) or _why(error)
+        why = _mp4_cut_short(path) or ffmpeg_reason(error)
         raise InputError(
             f"{path}: not a media file FFmpeg can read ({why}); give a video file"
         ) from None
@@ -361,7 +361,7 @@ def _scan_packets(container: Any, stream: Any, path: Path) -> tuple[list[int] | 
     except av.FFmpegError as error:
         raise DecodeError(
             f"{path}: cannot read video stream {stream.index} after {len(pts)} frame(s) "
-            f"({_why(error)}); the file is damaged",
+            f"({ffmpeg_reason(error)}); the file is damaged",
             len(pts),
         ) from None
     if _is_mov(container) and 0 < packets < stream.frames:
@@ -394,14 +394,9 @@ def _scan_frames(path: Path, index: int) -> tuple[list[int], Any]:
                 first = frame if first is None else first
         except av.FFmpegError as error:
             raise DecodeError(
-                f"{path}: cannot decode frame {len(pts)} ({_why(error)})", len(pts)
+                f"{path}: cannot decode frame {len(pts)} ({ffmpeg_reason(error)})", len(pts)
             ) from None
     return sorted(pts), first
-
-
-def _why(error: Exception) -> str:
-    """FFmpeg's reason without the errno and the file name PyAV adds to it."""
-    return str(getattr(error, "strerror", None) or error)
 
 
 def _is_mov(container: Any) -> bool:

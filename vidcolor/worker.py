@@ -5,9 +5,8 @@ small descriptors (the probe result, a chunk, the encode plan) and reads the fra
 
 Four stages overlap (:mod:`vidcolor.stages`): a decode thread reads frames and turns batches of
 them into the network's input, the calling thread runs the network, a smoothing thread finds
-cuts and runs the temporal smoother (its optical flow fills the gaps the network's small
-kernels leave on the cores), and an encode thread merges each finished frame's chroma with its
-luma and writes it. They meet in queues of ``_QUEUED`` items, so memory is bounded by a few
+cuts and runs the temporal smoother, and an encode thread merges each finished frame's chroma
+with its luma and writes it. They meet in queues of ``_QUEUED`` items, so memory is bounded by a few
 batches and the smoothing window, not by the chunk. Every frame follows the same arithmetic, in
 the same order, as in one thread: the output is the same to the byte.
 
@@ -94,7 +93,8 @@ def memory_estimate(
     the measured ones add: five bytes a pixel (luma and its float copy) for every frame of a
     batch past the first (held three times over in the queues) and of radius past 4, and
     double the frame bytes past 8 bits. The render size is taken as DeOldify's square, the
-    larger of the two kinds. Measured against peaks: 1.0 to 1.2 (scripts/bench_memory.py).
+    larger of the two kinds. Against measured peaks it is 1.11 to 1.22 times as large, 360p
+    to 8K (scripts/bench_memory.py; docs/benchmarks.md).
 
     Args:
         weights: size of the weights file in bytes (0 without one).
