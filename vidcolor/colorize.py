@@ -13,16 +13,19 @@ from fractions import Fraction
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vidcolor import color
 from vidcolor.config import ModelConfig
-from vidcolor.errors import ConfigError
+from vidcolor.errors import ConfigError, VidcolorError
 from vidcolor.models import create_model, load_weights
 from vidcolor.models.deoldify import DeOldifyGenerator, gray_to_input
 from vidcolor.models.shipped import resolve_weights
 
 _MULTIPLE = 32  # the U-Net halves the size five times
+# Strided convolutions whose input is narrower than this run in float32 on CPU bfloat16.
+_NARROW = 8
 
 
 def resolve_device(name: str) -> torch.device:
@@ -96,6 +99,35 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
     return getattr(torch, name)
 
 
+def keep_narrow_strided_convs_exact(model: nn.Module) -> None:
+    """Makes a CPU bfloat16 network compute strided convolutions of narrow inputs in float32.
+
+    oneDNN's bfloat16 convolution (torch 2.13, x86) returns wrong values, NaN among them, for
+    a strided convolution whose input is at most 2 pixels wide. Measured for every convolution
+    shape in vidcolor's and DeOldify's networks: widths of 3 and more, and any height, came out
+    right. A render 32 pixels wide gets there in the encoder's last stage, which then varied
+    from call to call and broke chunk invariance. Inputs under :data:`_NARROW` pixels wide are
+    tiny, so recomputing them in float32 costs nothing measurable and leaves a margin.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d) and max(module.stride) > 1:
+            module.register_forward_hook(_float32_when_narrow)
+
+
+def _float32_when_narrow(
+    conv: nn.Conv2d, inputs: tuple[Tensor, ...], output: Tensor
+) -> Tensor | None:
+    """Forward hook: the float32 result in place of a narrow input's bfloat16 one."""
+    (x,) = inputs
+    if x.shape[-1] >= _NARROW or x.dtype != torch.bfloat16:
+        return None
+    bias = None if conv.bias is None else conv.bias.float()
+    exact = F.conv2d(
+        x.float(), conv.weight.float(), bias, conv.stride, conv.padding, conv.dilation, conv.groups
+    )
+    return exact.to(output.dtype)
+
+
 def auto_batch_size(device: torch.device) -> int:
     """Frames per inference batch when ``model.batch_size`` is 0.
 
@@ -139,6 +171,8 @@ class Colorizer:
         # channels_last: oneDNN's and cuDNN's fast convolution layout (0.30 vs 0.41 s per frame
         # at 320x256 on 2 CPU cores, measured here).
         model = model.to(self.device, self.dtype).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        if self.device.type == "cpu" and self.dtype == torch.bfloat16:
+            keep_narrow_strided_convs_exact(model)
         self.model = model.eval()
         self._warmed: set[tuple[int, ...]] = set()
 
@@ -181,8 +215,14 @@ class Colorizer:
             batch = part[:, None].to(self.device, non_blocking=True)
             batch = batch.contiguous(memory_format=torch.channels_last)
             self._warm_up(batch)
-            ab = self.model(batch)
-            out.append(ab[:n].float().contiguous().cpu().numpy())
+            ab = self.model(batch)[:n].float()
+            if not bool(torch.isfinite(ab).all()):
+                raise VidcolorError(
+                    f"the network returned non-finite colors ({self.description}) at a "
+                    f"{batch.shape[-1]}x{batch.shape[-2]} render; run with "
+                    "--set model.precision=float32, or another --render-factor"
+                )
+            out.append(ab.contiguous().cpu().numpy())
         return np.concatenate(out)
 
     def _warm_up(self, batch: torch.Tensor) -> None:
