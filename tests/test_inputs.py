@@ -151,8 +151,12 @@ def test_zeroed_middle_of_a_matroska_file_is_refused_not_shortened(tmp_path, cap
         pytest.skip(f"PyAV build lacks {spec.codec}")
     suffix = ".webm" if spec.codec == "libvpx" else ".mkv"
     damaged = _zero_middle(make_clip(tmp_path / f"whole{suffix}", spec), tmp_path / f"d{suffix}")
-    readable = len(video_pts(damaged))
-    assert 0 < readable < 60  # the demuxer loses its way and ends early, without an error
+    # The demuxer loses its way and ends early, without an error. Where the zeros land
+    # differs from one encode to the next (x264's and the muxer's bytes vary), so the last
+    # packet it delivers may hold some of them and fail to decode: packets are what count.
+    with av.open(str(damaged)) as container:
+        readable = sum(1 for packet in container.demux(video=0) if packet.size)
+    assert 0 < readable < 60
 
     with pytest.raises(DecodeError, match=f"frame {readable} on") as caught:
         probe(damaged)
