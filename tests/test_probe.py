@@ -25,7 +25,8 @@ from media import (
 )
 
 from vidcolor.errors import InputError
-from vidcolor.probe import format_info, probe, to_dict
+from vidcolor.probe import probe
+from vidcolor.probe_report import format_info, to_dict
 
 HAS_VPX = {"libvpx", "libopus"} <= av.codecs_available
 

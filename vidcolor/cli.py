@@ -212,7 +212,8 @@ def _cuts_line(cuts: Sequence[int] | None) -> str:
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
-    from vidcolor.probe import format_info, probe, to_dict
+    from vidcolor.probe import probe
+    from vidcolor.probe_report import format_info, to_dict
 
     info = probe(args.input, stream=args.stream)
     print(json.dumps(to_dict(info), indent=2) if args.json else format_info(info))
