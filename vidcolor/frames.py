@@ -1,0 +1,127 @@
+"""The decoded frame, and the PyAV pieces that both readers of a range of frames share.
+
+Opening the probed file again (it must still hold the probed stream), where to seek for a frame,
+and the luma plane of a decoded frame at the source's own depth and range: used by the plain
+reader in :mod:`vidcolor.decode` and by the damaged-frame reader in :mod:`vidcolor.replace`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import numpy as np
+
+from vidcolor.errors import DecodeError, ffmpeg_reason
+from vidcolor.probe import VideoInfo
+
+# Seek targets tried in turn, as frames before ``start``, until decoding does not start
+# after ``start``. A demuxer that seeks by decode timestamp can land on the keyframe just
+# after a target within the B-frame delay before it; 32 frames back clears any real
+# reorder delay (H.264 allows 16). The larger step covers a sparse seek index; the last
+# resort is the first frame, from which every frame is reachable.
+_SEEK_BACKOFF = (0, 32, 512)
+# p010/p012/p016/p210/p410 ... keep 10 or 12 bits in the high end of 16 (shifted samples);
+# the swscale path shifts them back to native values.
+_SHIFTED = re.compile(r"^p[0-9]{3}(le|be)$")
+_GRAY_FORMATS = ("gray", "gray9le", "gray10le", "gray12le", "gray14le", "gray16le")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame of the selected video stream.
+
+    Attributes:
+        index: Position in presentation order (index into ``VideoInfo.video.pts``).
+        pts: Presentation timestamp in the stream's ``time_base``.
+        luma: ``(H, W)`` Y plane at the source's own bit depth and range, no conversion:
+            uint8 for 8-bit sources, uint16 (native-endian, values < 2**bit_depth) above.
+        replaced_by: For a frame the decoder could not decode (``replace_bad``), the index
+            of the good frame whose picture ``luma`` is; ``None`` for a decoded frame.
+    """
+
+    index: int
+    pts: int
+    luma: np.ndarray
+    replaced_by: int | None = None
+
+
+def open_container(info: VideoInfo) -> Any:
+    """The probed file, opened again; it must still hold the probed video stream."""
+    try:
+        container = av.open(str(info.path.absolute()))  # absolute: "a:b.mp4" is no protocol
+    except (av.FFmpegError, OSError) as error:
+        why = ffmpeg_reason(error)
+        raise DecodeError(f"{info.path}: cannot open it again ({why}); was it changed?") from None
+    streams = container.streams
+    if not (info.video.index < len(streams) and streams[info.video.index].type == "video"):
+        container.close()
+        raise DecodeError(f"{info.path}: video stream {info.video.index} is gone; was it changed?")
+    return container
+
+
+def video_stream(container: Any, info: VideoInfo, threads: int) -> Any:
+    """The probed video stream of ``container``, its decoder set to ``threads`` threads."""
+    stream = container.streams[info.video.index]
+    stream.codec_context.thread_type = "AUTO"  # frame + slice threads
+    stream.codec_context.thread_count = threads
+    return stream
+
+
+def check_size(frame: Any, index: int, info: VideoInfo) -> None:
+    """Raises unless ``frame`` (frame ``index``) has the size the stream starts at."""
+    video = info.video
+    if (frame.width, frame.height) != (video.width, video.height):
+        raise DecodeError(
+            f"{info.path}: frame {index} is {frame.width}x{frame.height}, the stream "
+            f"starts at {video.width}x{video.height}; a picture size that changes within "
+            "a stream is not supported (or the file is damaged there)",
+            frame=index,
+        )
+
+
+def seek_points(start: int) -> list[int]:
+    """Frame indices to seek to for ``start``, nearest first, ending with the first frame."""
+    return [start - back for back in _SEEK_BACKOFF if start - back > 0] + [0]
+
+
+def luma_plane(frame: Any) -> np.ndarray:
+    """The Y plane of a decoded ``av.VideoFrame`` at native depth and range.
+
+    Planar YUV and gray frames give plane 0 as is: no chroma copy, no pixel format
+    conversion, line padding dropped. Other layouts (RGB, packed YUV, palette, shifted
+    p010-style) go through swscale to the gray format of the same depth first.
+
+    Returns:
+        ``(H, W)`` uint8 for depth <= 8, else uint16; a copy that outlives the frame.
+    """
+    fmt = frame.format
+    depth = int(fmt.components[0].bits)
+    if not _luma_is_plane0(fmt):
+        gray = "gray" if depth <= 8 else f"gray{depth}le"
+        if gray not in _GRAY_FORMATS:
+            gray = "gray16le"
+        frame = frame.reformat(format=gray)
+        fmt = frame.format
+    plane = frame.planes[0]
+    dtype = np.dtype(np.uint8) if depth <= 8 else np.dtype(">u2" if fmt.is_big_endian else "<u2")
+    samples = plane.line_size // dtype.itemsize
+    rows = np.frombuffer(plane, dtype, count=samples * plane.height).reshape(plane.height, samples)
+    # Copy: the decoder reuses the buffer for later frames.
+    return rows[:, : plane.width].astype(np.uint8 if depth <= 8 else np.uint16)
+
+
+def _luma_is_plane0(fmt: Any) -> bool:
+    """Plane 0 holds the luma samples alone, unshifted (yuv*p*, yuvj*, nv12, gray*)."""
+    components = fmt.components
+    alone = all(c.plane != 0 for c in components[1:])
+    return (
+        components[0].is_luma
+        and components[0].plane == 0
+        and alone
+        and not fmt.is_rgb
+        and not fmt.has_palette
+        and not _SHIFTED.match(fmt.name)
+    )
