@@ -45,7 +45,6 @@ import torch
 
 from vidcolor import color
 from vidcolor.assemble import ffmpeg_exe
-from vidcolor.cluster import start_local_ray
 from vidcolor.colorize import Colorizer
 from vidcolor.config import Config, load_config
 from vidcolor.decode import read_frames
@@ -53,6 +52,7 @@ from vidcolor.encode import SegmentWriter, plan_encode
 from vidcolor.evaluate import merge_gray_ab, render_lightness
 from vidcolor.pipeline import run
 from vidcolor.probe import VideoInfo, probe
+from vidcolor.raysession import start_local_ray
 from vidcolor.sample import write_sample
 from vidcolor.worker import keep_freed_memory
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import ray
 
-from vidcolor.cluster import start_local_ray
 from vidcolor.config import load_config
 from vidcolor.pipeline import run
 from vidcolor.probe import probe
+from vidcolor.raysession import start_local_ray
 
 
 def main() -> int:

@@ -18,11 +18,11 @@ import ray
 from media import ClipSpec, make_clip
 from ray.cluster_utils import Cluster
 
-from vidcolor import cluster
-from vidcolor.cluster import WorkerShape, uses_ray_transfer, worker_shape
+from vidcolor import actors, cluster, raysession
 from vidcolor.config import RunConfig, load_config
 from vidcolor.errors import ConfigError, VidcolorError, WeightsError
 from vidcolor.pipeline import run
+from vidcolor.raysession import WorkerShape, uses_ray_transfer, worker_shape
 
 # The shipped weights: on a cluster without shared storage they travel to the nodes too.
 FAST = ["model.render_factor=4", "encode.preset=ultrafast", "model.weights=default"]
@@ -123,8 +123,8 @@ def test_workers_fit_each_nodes_memory_and_too_large_frames_are_refused_with_the
 
 def test_a_worker_that_cannot_start_says_why_not_that_it_died(tmp_path):
     missing = load_config(None, [f"model.weights={tmp_path / 'gone.safetensors'}"])
-    with cluster.session(RunConfig()):
-        actor_cls = ray.remote(cluster._RayWorker).options(num_cpus=0)
+    with raysession.session(RunConfig()):
+        actor_cls = ray.remote(actors.RayWorker).options(num_cpus=0)
         no_weights = actor_cls.remote(missing, 1, None)
         with pytest.raises(WeightsError, match=r"gone\.safetensors"):
             cluster._get(no_weights.describe.remote(), None)

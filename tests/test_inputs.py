@@ -39,11 +39,11 @@ from media import (
 
 from vidcolor.assemble import ffmpeg_exe
 from vidcolor.cli import main
-from vidcolor.cluster import start_local_ray
 from vidcolor.decode import read_frames
 from vidcolor.errors import DecodeError, InputError
 from vidcolor.pipeline import _replaced_note
 from vidcolor.probe import probe
+from vidcolor.raysession import start_local_ray
 
 FAST = ["-q", "--render-factor", "4", "--set", "encode.preset=ultrafast"]
 TINY = ClipSpec(frames=12, size=(64, 48))

@@ -13,10 +13,10 @@ import pytest
 import ray
 from media import ClipSpec, audio_packets, decode_all_luma, make_clip
 
-from vidcolor.cluster import start_local_ray
 from vidcolor.config import load_config
 from vidcolor.pipeline import run
 from vidcolor.probe import probe
+from vidcolor.raysession import start_local_ray
 
 FAST = ["model.render_factor=4", "encode.preset=ultrafast"]
 

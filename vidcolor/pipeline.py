@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from vidcolor import actors, cluster, raysession
 from vidcolor import assemble as asm
-from vidcolor import cluster
 from vidcolor.chunks import Chunk, plan_chunks
 from vidcolor.config import Config
 from vidcolor.cuts import listed_cuts
@@ -91,7 +91,7 @@ def run(
     if config.model.weights:  # bad weights fail here, before Ray and any worker start
         weights_sha = check_weights_file(*resolve_weights(config.model.weights))
     if config.run.address:  # before hashing the source, which takes a while for a long film
-        cluster.check_address(config.run.address)
+        raysession.check_address(config.run.address)
     listed = listed_cuts(config.smooth.cuts, info.video.frame_count)
     spec = plan_encode(info.video, config.encode, plan.container)
     for line in plan.notes:
@@ -156,7 +156,7 @@ def _replaced_note(frames: Sequence[int]) -> str:
 
 def _colorize(
     job: Job, work: WorkDir, config: Config, on_progress: ProgressFn | None
-) -> list[cluster.WorkerInfo]:
+) -> list[actors.WorkerInfo]:
     """Colorizes the chunks the work folder lacks, recording each as it arrives."""
     pending = work.pending()
     total = job.info.video.frame_count
@@ -165,20 +165,20 @@ def _colorize(
         return []
     container = job.spec.container
 
-    def keep(done: cluster.ChunkDone) -> None:
+    def keep(done: actors.ChunkDone) -> None:
         path = work.segment_path(done.result.index, container)
         if done.data is not None:
             write_bytes_atomic(path, done.data)
         result = done.result
         work.record(result.index, path, result.frames, result.cuts, result.replaced)
 
-    with cluster.session(config.run) as resources:
+    with raysession.session(config.run) as resources:
         weights = _weights_size(config)
 
         def memory(gpu: bool) -> int:
             return memory_estimate(job.info.video, job.spec, config, weights, gpu=gpu)
 
-        shape = cluster.worker_shape(
+        shape = raysession.worker_shape(
             config.run, config.model.device, resources, len(pending), memory
         )
         log.info("%d worker(s), %.3g CPU and %.3g GPU each; %d of %d chunk(s) to do",
@@ -190,7 +190,7 @@ def _colorize(
                 on_progress(cluster.Progress(done, total, busy, shape.count, reused_frames))
 
         shipment = None
-        if cluster.uses_ray_transfer(config.run):
+        if raysession.uses_ray_transfer(config.run):
             shipment = _ship(job.info.path, config, work.key)
         return cluster.colorize(job, pending, config, shape, shipment, keep, progress)
 
@@ -200,13 +200,13 @@ def _weights_size(config: Config) -> int:
     return resolve_weights(config.model.weights)[0].stat().st_size if config.model.weights else 0
 
 
-def _ship(source: Path, config: Config, run: str) -> cluster.Shipment:
+def _ship(source: Path, config: Config, run: str) -> actors.Shipment:
     """The source and the weights, put in the object store for nodes that cannot read them."""
     weights = None
     if config.model.weights:
         path, _ = resolve_weights(config.model.weights)
-        weights = cluster.upload(path, run, f"weights{path.suffix}")
-    return cluster.Shipment(cluster.upload(source, run, f"source{source.suffix}"), weights)
+        weights = actors.upload(path, run, f"weights{path.suffix}")
+    return actors.Shipment(actors.upload(source, run, f"source{source.suffix}"), weights)
 
 
 def _cuts(segments: Sequence[SegmentRecord]) -> tuple[int, ...] | None:
