@@ -75,9 +75,9 @@ def keep_freed_memory() -> bool:
 
 # A worker's memory, fitted to peaks measured by scripts/bench_memory.py (2 threads, render
 # factor 21 and 42, batch 1, radius 4, 8-bit; 360p, 1080p and 4K): Python, torch and Ray's
-# worker take about 330 MiB when measured alone, but up to 450 MiB inside a CI run (a 360p
-# peak of 696 against 570 MiB alone: RSS counts the shared libraries' pages the kernel maps
-# from its page cache, which vary), so 450 is taken; the network's activations 1.9 KB per pixel
+# worker take about 330 MiB when measured alone; one worker inside a CI run peaked 120 MiB
+# higher (696 against 558-576 MiB at 360p: RSS counts the shared libraries' pages the kernel
+# maps from its page cache, which vary), so 450 is taken; the network's activations 1.9 KB per pixel
 # of render size; the frames in flight (decoded, queued, held for smoothing, merged) and the
 # encoder, per pixel of the frame: H.264 at CRF with lookahead 371 bytes, FFV1 190, ProRes 175.
 _RUNTIME_BYTES = 450 << 20

@@ -204,13 +204,7 @@ def check_weights_file(path: str | os.PathLike[str], expected_sha256: str | None
     path = Path(path)
     _check_is_file(path)
     sha256 = _checked_sha256(path, expected_sha256)
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            metadata = dict(f.metadata() or {})
-            # Shapes from the header: no tensor is read. (SIM118: f is not a dict.)
-            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError) as e:
-        raise _unreadable(path, e) from e
+    metadata, found = _read_header(path)
     arch, arch_kwargs, _ = _parse_metadata(path, metadata)
     _check_tensors(path, arch, _expected_shapes(path, arch, arch_kwargs), found)
     return sha256
@@ -222,11 +216,18 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     Raises:
         WeightsError: the file is missing or not a safetensors file.
     """
+    return _read_header(path)[0]
+
+
+def _read_header(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, Shape]]:
+    """Metadata and every tensor's shape, from the header alone: no tensor is read."""
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            return dict(f.metadata() or {})
+            metadata = dict(f.metadata() or {})
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 (not a dict)
     except (SafetensorError, OSError) as e:
         raise _unreadable(path, e) from e
+    return metadata, shapes
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, Tensor]]:
