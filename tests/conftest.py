@@ -9,11 +9,12 @@ pytest puts this directory on ``sys.path`` (rootdir conftest, no ``__init__.py``
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import ray
 from media import BFRAME_SPEC, CUT_SPEC, FFV1_10BIT_SPEC, VFR_SPEC, ClipSpec, make_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +27,16 @@ def shared_media() -> Path:
     if not SHARED_MEDIA.is_dir():
         pytest.skip(f"real clips not found at {SHARED_MEDIA}")
     return SHARED_MEDIA
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """One embedded local Ray (2 CPUs) for the module; the pipeline finds and uses it."""
+    from vidcolor.raysession import start_local_ray
+
+    start_local_ray(2)
+    yield
+    ray.shutdown()
 
 
 @pytest.fixture(scope="session")

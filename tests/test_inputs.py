@@ -24,7 +24,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import ray
 from media import (
     ClipSpec,
     damage_packet,
@@ -43,18 +42,9 @@ from vidcolor.decode import read_frames
 from vidcolor.errors import DecodeError, InputError
 from vidcolor.pipeline import _replaced_note
 from vidcolor.probe import probe
-from vidcolor.raysession import start_local_ray
 
 FAST = ["-q", "--render-factor", "4", "--set", "encode.preset=ultrafast"]
 TINY = ClipSpec(frames=12, size=(64, 48))
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    """One local Ray for the runs of this module; the pipeline uses it and leaves it running."""
-    start_local_ray(2)
-    yield
-    ray.shutdown()
 
 
 def vidcolor(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:

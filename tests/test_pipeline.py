@@ -16,17 +16,11 @@ from media import ClipSpec, audio_packets, decode_all_luma, make_clip
 from vidcolor.config import load_config
 from vidcolor.pipeline import run
 from vidcolor.probe import probe
-from vidcolor.raysession import start_local_ray
 
 FAST = ["model.render_factor=4", "encode.preset=ultrafast"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    """One local Ray for the module; the pipeline uses it and leaves it running."""
-    start_local_ray(2)
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")
 
 
 def colorize(source: Path, out: Path, *overrides: str) -> Path:
