@@ -45,14 +45,15 @@ import torch
 
 from vidcolor import color
 from vidcolor.assemble import ffmpeg_exe
-from vidcolor.colorize import Colorizer
+from vidcolor.colorize import Colorizer, render_lightness
 from vidcolor.config import Config, load_config
 from vidcolor.decode import read_frames
+from vidcolor.distributed.session import start_local_ray
 from vidcolor.encode import SegmentWriter, plan_encode
-from vidcolor.evaluate import merge_gray_ab, render_lightness
+from vidcolor.evaluate import merge_gray_ab
+from vidcolor.media import VideoInfo
 from vidcolor.pipeline import run
-from vidcolor.probe import VideoInfo, probe
-from vidcolor.raysession import start_local_ray
+from vidcolor.probing import probe
 from vidcolor.sample import write_sample
 from vidcolor.worker import keep_freed_memory
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import ray
 
 from vidcolor.config import load_config
+from vidcolor.distributed.session import start_local_ray
 from vidcolor.pipeline import run
-from vidcolor.probe import probe
-from vidcolor.raysession import start_local_ray
+from vidcolor.probing import probe
 
 
 def main() -> int:

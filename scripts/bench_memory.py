@@ -6,7 +6,7 @@ Usage: .venv/bin/python scripts/bench_memory.py [--sizes 640x360,1920x1080,3840x
 For each size a clip is generated (H.264, the moving shapes of ``vidcolor.sample``); for each
 codec one chunk of the whole clip is colorized by a ``ChunkWorker`` in a fresh process, as a Ray
 actor runs it (threads, allocator settings), and that process's peak resident memory is read
-from ``getrusage``. The table sets it beside :func:`vidcolor.worker.memory_estimate`, which
+from ``getrusage``. The table sets it beside :func:`vidcolor.placement.memory_estimate`, which
 the pipeline uses to place workers and to refuse frames too large for every node.
 """
 
@@ -23,10 +23,11 @@ from pathlib import Path
 from vidcolor.chunks import plan_chunks
 from vidcolor.config import Config, load_config
 from vidcolor.encode import plan_encode
-from vidcolor.models.shipped import resolve_weights
-from vidcolor.probe import probe
+from vidcolor.models.weights.shipped import resolve_weights
+from vidcolor.placement import memory_estimate
+from vidcolor.probing import probe
 from vidcolor.sample import write_sample
-from vidcolor.worker import ChunkWorker, Job, keep_freed_memory, memory_estimate
+from vidcolor.worker import ChunkWorker, Job, keep_freed_memory
 
 CONTAINERS = {"h264": "mp4", "ffv1": "mkv", "prores": "mov"}
 
@@ -37,9 +38,10 @@ def one_chunk(clip: Path, config: Config, work: Path) -> int:
     info = probe(clip)
     container = CONTAINERS[config.encode.codec]
     spec = plan_encode(info.video, config.encode, container)
-    job = Job(info=info, spec=spec, work_dir=str(work), cuts=())
+    job = Job(info=info, spec=spec, cuts=())
     worker = ChunkWorker(config, config.run.cpus_per_worker)
-    worker.process(job, plan_chunks(info.video.frame_count, info.video.frame_count, 0)[0])
+    chunk = plan_chunks(info.video.frame_count, info.video.frame_count, 0)[0]
+    worker.process(job, chunk, work / f"segment.{container}")
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from vidcolor.evaluate import tile, write_sheet
-from vidcolor.probe import probe
+from vidcolor.probing import probe
 
 
 def frames_at(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:

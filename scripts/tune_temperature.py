@@ -28,9 +28,10 @@ import numpy as np
 import torch
 
 from vidcolor import metrics
-from vidcolor.colorize import render_size
-from vidcolor.evaluate import list_images, merge_gray_ab, read_rgb, render_lightness, to_gray
-from vidcolor.models import abbins, load_weights, save_weights
+from vidcolor.colorize import render_lightness, render_size
+from vidcolor.evaluate import list_images, merge_gray_ab, read_rgb, to_gray
+from vidcolor.models import abbins
+from vidcolor.models.weights import load_weights, save_weights
 from vidcolor.train import bin_counts
 
 TEMPERATURES = (0.38, 0.55, 0.7)

@@ -32,7 +32,7 @@ def shared_media() -> Path:
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     """One embedded local Ray (2 CPUs) for the module; the pipeline finds and uses it."""
-    from vidcolor.raysession import start_local_ray
+    from vidcolor.distributed.session import start_local_ray
 
     start_local_ray(2)
     yield

@@ -12,7 +12,7 @@ from vidcolor.assemble import (
     write_concat_list,
 )
 from vidcolor.errors import OutputError
-from vidcolor.probe import StreamInfo, VideoInfo, VideoStreamInfo
+from vidcolor.media import StreamInfo, VideoInfo, VideoStreamInfo
 
 VIDEO = VideoStreamInfo(
     index=0, codec="h264", width=64, height=48, pix_fmt="yuv420p", bit_depth=8,

@@ -24,10 +24,11 @@ from media import (
     video_pts,
 )
 
-import vidcolor.decode as decode
-from vidcolor.decode import read_frames, rgb_to_luma
+import vidcolor.decode.pyav as pyav_reader
+from vidcolor.decode import read_frames
+from vidcolor.decode.decord import rgb_to_luma
 from vidcolor.errors import DecodeError
-from vidcolor.probe import probe
+from vidcolor.probing import probe
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_single_thread_decoder_gives_the_same_frames(bframe_reference):
 def test_overshooting_seek_is_retried_earlier(bframe_reference, monkeypatch):
     info, luma, pts = bframe_reference
     seeks = []
-    real = decode._decoded_after_seek
+    real = pyav_reader._decoded_after_seek
 
     def overshoot_first_seek(container, stream, seek_pts, target):
         # Pretend the demuxer landed on the keyframe at 60, after every target below.
@@ -81,7 +82,7 @@ def test_overshooting_seek_is_retried_earlier(bframe_reference, monkeypatch):
         landed = info.video.pts[70] if len(seeks) == 1 else seek_pts
         return real(container, stream, landed, target)
 
-    monkeypatch.setattr(decode, "_decoded_after_seek", overshoot_first_seek)
+    monkeypatch.setattr(pyav_reader, "_decoded_after_seek", overshoot_first_seek)
 
     _assert_range_matches(info, luma, pts, 45, 50)
     assert seeks == [pts[45], pts[13]]  # then 32 frames earlier

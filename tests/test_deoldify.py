@@ -22,8 +22,8 @@ from vidcolor.errors import WeightsError
 from vidcolor.models import build_model, deoldify
 from vidcolor.models.deoldify import PUBLISHED, DeOldifyGenerator, fold_norms, gray_to_input
 from vidcolor.models.deoldify_layers import SelfAttention
-from vidcolor.models.legacy import check_state_dict, read_learner_checkpoint
 from vidcolor.models.norms import SpectralNormConv, WeightNormConv
+from vidcolor.models.weights.legacy import check_state_dict, read_learner_checkpoint
 
 # Shapes from outside this code base. "issue": jantic/DeOldify#197, whose error message lists
 # tensors of ColorizeArtistic_gen.pth against the Stable model. "port": ColorfulSoft/DeOldify.NET

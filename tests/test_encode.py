@@ -8,7 +8,7 @@ from media import ClipSpec, make_clip
 from vidcolor.config import EncodeConfig
 from vidcolor.encode import SegmentWriter, output_luma, plan_encode
 from vidcolor.errors import OutputError
-from vidcolor.probe import probe
+from vidcolor.probing import probe
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ import numpy as np
 from vidcolor.config import EncodeConfig
 from vidcolor.encode import SegmentWriter, plan_encode
 from vidcolor.errors import OutputError
-from vidcolor.probe import probe
+from vidcolor.probing import probe
 
 spec = plan_encode(probe(sys.argv[1]).video, EncodeConfig(codec=sys.argv[2]), "mkv")
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor import flow
+from vidcolor.temporal import flow
 
 
 def _texture(shape=(64, 96), seed=0):

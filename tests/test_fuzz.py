@@ -82,7 +82,7 @@ def _child() -> None:
     """Reads one case per line from stdin and answers one JSON line each."""
     from vidcolor.decode import read_frames
     from vidcolor.errors import VidcolorError
-    from vidcolor.probe import probe
+    from vidcolor.probing import probe
 
     for line in sys.stdin:
         case = json.loads(line)

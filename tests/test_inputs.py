@@ -41,7 +41,7 @@ from vidcolor.cli import main
 from vidcolor.decode import read_frames
 from vidcolor.errors import DecodeError, InputError
 from vidcolor.pipeline import _replaced_note
-from vidcolor.probe import probe
+from vidcolor.probing import probe
 
 FAST = ["-q", "--render-factor", "4", "--set", "encode.preset=ultrafast"]
 TINY = ClipSpec(frames=12, size=(64, 48))

@@ -14,15 +14,10 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from vidcolor.errors import WeightsError
-from vidcolor.models import (
-    create_model,
-    file_sha256,
-    list_models,
-    load_weights,
-    resnet,
-    save_weights,
-)
+from vidcolor.models import create_model, list_models, resnet
 from vidcolor.models.unet import PixelShuffleICNR, SelfAttention, UNet, deoldify_widths, icnr_
+from vidcolor.models.weights import load_weights, save_weights
+from vidcolor.resume import file_sha256
 
 # Facts about torchvision's ResNets (torchvision.models.resnetXX(), ImageNet head of 1000
 # classes): total parameters, and len(state_dict()) (resnet18: 122, resnet50: 320 keys, of

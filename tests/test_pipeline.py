@@ -15,7 +15,7 @@ from media import ClipSpec, audio_packets, decode_all_luma, make_clip
 
 from vidcolor.config import load_config
 from vidcolor.pipeline import run
-from vidcolor.probe import probe
+from vidcolor.probing import probe
 
 FAST = ["model.render_factor=4", "encode.preset=ultrafast"]
 

@@ -21,7 +21,7 @@ from media import ClipSpec, decode_all_luma, make_clip
 
 import vidcolor
 from vidcolor.assemble import ffmpeg_exe, write_concat_list
-from vidcolor.raysession import start_local_ray
+from vidcolor.distributed.session import start_local_ray
 
 PACKAGE = Path(vidcolor.__file__).parent
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -18,8 +18,9 @@ from vidcolor.colorize import Colorizer
 from vidcolor.config import ModelConfig
 from vidcolor.errors import ConfigError, WeightsError
 from vidcolor.evaluate import evaluate_images
-from vidcolor.models import file_sha256, load_weights
-from vidcolor.models.shipped import SHIPPED, resolve_weights, weights_dir
+from vidcolor.models.weights import load_weights
+from vidcolor.models.weights.shipped import SHIPPED, resolve_weights, weights_dir
+from vidcolor.resume import file_sha256
 
 DEFAULT = weights_dir() / SHIPPED["default"].filename
 EVAL_REPORT = REPO_ROOT / "weights" / "vidcolor-default.eval.json"

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from vidcolor.config import SmoothConfig
-from vidcolor.cuts import CutDetector, cut_score, listed_cuts, thumbnail
 from vidcolor.errors import ConfigError
-from vidcolor.smooth import Smoother, agreement, smooth_sequence
+from vidcolor.temporal.cuts import CutDetector, cut_score, listed_cuts, thumbnail
+from vidcolor.temporal.smooth import Smoother, agreement, smooth_sequence
 
 TOLERANCE = SmoothConfig().luma_tolerance
 

@@ -17,8 +17,9 @@ from media import CUT_SPEC, ClipSpec, clip_luma, make_clip
 
 from vidcolor.cli import _cuts_line
 from vidcolor.config import SmoothConfig
-from vidcolor.cuts import CutDetector
-from vidcolor.smooth import smooth_sequence
+from vidcolor.temporal import TemporalStage
+from vidcolor.temporal.cuts import CutDetector
+from vidcolor.temporal.smooth import smooth_sequence
 
 DEFAULTS = SmoothConfig()
 BACKGROUND_AB = np.float32([10, -20])
@@ -150,3 +151,37 @@ def test_bad_cuts_are_one_line_errors_before_any_work(tmp_path, cuts, words):
     for word in words:
         assert word in result.stderr
     assert not (tmp_path / "clip.color.mp4").exists()
+
+
+# -- the stage the worker and the evaluation share ---------------------------------------------
+
+
+def _stage_run(stage: TemporalStage, units, ab, lightness):
+    """Feeds every frame to ``stage``; returns the frames it flagged and its output in order."""
+    cuts, out = [], []
+    for index, (unit, frame_ab, frame_l) in enumerate(zip(units, ab, lightness, strict=True)):
+        cut, ready = stage.push(index, unit, frame_ab, frame_l)
+        cuts += [index] if cut else []
+        out += list(ready)
+    return cuts, [*out, *stage.finish()]
+
+
+def test_the_stage_smooths_within_shots_and_looks_for_cuts_only_when_asked_or_needed():
+    spec = ClipSpec(frames=16, pattern="cut", cut_at=9)
+    units = [clip_luma(spec, i).astype(np.float32) / 255.0 for i in range(spec.frames)]
+    lightness = [u * 100.0 for u in units]  # any lightness at ab's size does for the flow
+    rng = np.random.default_rng(0)
+    ab = [rng.normal(0, 10, (2, *u.shape)).astype(np.float32) for u in units]
+
+    cuts, out = _stage_run(TemporalStage(DEFAULTS, listed=[4]), units, ab, lightness)
+    assert cuts == [0, 4, 9]  # the first frame, the listed one, the detected one
+    assert [i for i, _ in out] == list(range(spec.frames))
+    shots = [i in (0, 4, 9) for i in range(spec.frames)]
+    expected = _smooth(np.stack(ab), shots, np.stack(lightness))
+    assert all(np.allclose(a, b) for (_, a), b in zip(out, expected, strict=True))
+
+    off = SmoothConfig(mode="off")
+    assert not TemporalStage(off).finds_cuts  # a chunk without halo could not see them
+    cuts, out = _stage_run(TemporalStage(off, find_cuts=True), units, ab, lightness)
+    assert cuts == [0, 9]
+    assert all(np.array_equal(a, b) for (_, a), b in zip(out, ab, strict=True))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vidcolor.errors import InputError
-from vidcolor.models import load_weights
+from vidcolor.models.weights import load_weights
 from vidcolor.progress import ProgressBar
 from vidcolor.train import TrainConfig, Trainer, learning_rate, split_images
 

@@ -26,10 +26,11 @@ from vidcolor.cli import main
 from vidcolor.colorize import Colorizer
 from vidcolor.config import ModelConfig
 from vidcolor.errors import ConfigError, WeightsError
-from vidcolor.models import create_model, file_sha256, load_weights, save_weights
+from vidcolor.models import create_model
 from vidcolor.models.deoldify import DeOldifyGenerator, deoldify_artistic
-from vidcolor.models.shipped import resolve_weights
-from vidcolor.models.weights import read_metadata
+from vidcolor.models.weights import load_weights, read_metadata, save_weights
+from vidcolor.models.weights.shipped import resolve_weights
+from vidcolor.resume import file_sha256
 
 NAME = "deoldify-artistic"
 

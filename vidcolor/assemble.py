@@ -20,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from vidcolor.errors import FFmpegError, OutputError
-from vidcolor.probe import StreamInfo, VideoInfo
+from vidcolor.media import StreamInfo, VideoInfo
 
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "mkv"}
 _MUXERS = {"mp4": "mp4", "mov": "mov", "mkv": "matroska"}

@@ -9,8 +9,12 @@ ab leaves this module: the worker upsamples it to the frame and merges it with t
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
+from typing import TypeVar
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -19,13 +23,33 @@ from torch import Tensor, nn
 from vidcolor import color
 from vidcolor.config import ModelConfig
 from vidcolor.errors import ConfigError, VidcolorError
-from vidcolor.models import create_model, load_weights
+from vidcolor.models import create_model
 from vidcolor.models.deoldify import DeOldifyGenerator, gray_to_input
-from vidcolor.models.shipped import resolve_weights
+from vidcolor.models.weights import load_weights, resolve_weights
+
+T = TypeVar("T")
 
 _MULTIPLE = 32  # the U-Net halves the size five times
 # Strided convolutions whose input is narrower than this run in float32 on CPU bfloat16.
 _NARROW = 8
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter): the network's batches."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def render_lightness(unit: np.ndarray, render: tuple[int, int]) -> np.ndarray:
+    """The network's input for one picture: its luma ``(H, W)`` float32 in [0, 1] (a gray's
+    R = G = B), area-resized to ``render`` (width, height), as ``(h, w)`` float32 Lab L.
+
+    The only place a picture becomes the network's input: the worker and the evaluation both
+    call it, so what is scored is what a run colorizes.
+    """
+    small = cv2.resize(unit, render, interpolation=cv2.INTER_AREA)
+    return color.gray_to_lightness(torch.from_numpy(small)).numpy()
 
 
 def resolve_device(name: str) -> torch.device:

@@ -4,6 +4,9 @@ A config is built from the defaults, then a YAML file (``--config``), then ``--s
 overrides, in that order. Every key, type and value is checked: a wrong one raises
 :class:`~vidcolor.errors.ConfigError` naming the key and what it accepts.
 ``configs/default.yaml`` mirrors these defaults; a test keeps the two equal.
+
+The choice lists live here once (the CLI's ``choices`` and every module that dispatches on a
+choice read them from here), and so do the checks that span keys (:meth:`Config.__post_init__`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,15 @@ from typing import Any
 import yaml
 
 from vidcolor.errors import ConfigError
+
+CODECS = ("h264", "ffv1", "prores")
+SMOOTH_MODES = ("flow", "window", "off")
+DECODERS = ("pyav", "decord", "auto")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+TRANSFERS = ("auto", "ray", "shared")
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+           "veryslow")  # fmt: skip
 
 
 def _choice(default: str, *choices: str) -> Any:
@@ -37,20 +49,26 @@ class ModelConfig:
     arch: str = "unet_resnet18"
     render_factor: int = _range(21, 4, 128)
     batch_size: int = _range(0, 0, 256)  # 0: 1 on CPU, 8 on CUDA (Colorizer)
-    device: str = _choice("auto", "auto", "cpu", "cuda")
-    precision: str = _choice("auto", "auto", "float32", "bfloat16", "float16")  # Colorizer
+    device: str = _choice("auto", *DEVICES)
+    precision: str = _choice("auto", *PRECISIONS)  # Colorizer
 
 
 @dataclass(frozen=True)
 class SmoothConfig:
     """Temporal smoothing of the predicted chroma, and the scene cuts it stops at."""
 
-    mode: str = _choice("flow", "flow", "window", "off")
+    mode: str = _choice("flow", *SMOOTH_MODES)
     radius: int = _range(4, 0, 32)
     luma_tolerance: float = _range(24.0, 0.1, 100.0)
     cut_threshold: float = _range(0.15, 0.0, 1.0)
     detect_cuts: bool = True
     cuts: str | int | None = None
+
+    @property
+    def halo(self) -> int:
+        """Frames each side of a frame that its smoothed colors depend on: the radius, or 0
+        when smoothing is off. Chunks read this many frames beyond their own."""
+        return 0 if self.mode == "off" else self.radius
 
 
 @dataclass(frozen=True)
@@ -64,7 +82,7 @@ class ChunkConfig:
 class DecodeConfig:
     """Which library reads frames, and what becomes of frames it cannot decode."""
 
-    backend: str = _choice("pyav", "pyav", "decord", "auto")
+    backend: str = _choice("pyav", *DECODERS)
     skip_bad_frames: bool = False  # replace them by their neighbours' pictures (read_frames)
 
 
@@ -72,13 +90,9 @@ class DecodeConfig:
 class EncodeConfig:
     """How each colorized segment is encoded."""
 
-    codec: str = _choice("h264", "h264", "ffv1", "prores")
+    codec: str = _choice("h264", *CODECS)
     crf: int = _range(17, 0, 51)
-    preset: str = _choice(
-        "medium",
-        "ultrafast", "superfast", "veryfast", "faster", "fast",
-        "medium", "slow", "slower", "veryslow",
-    )  # fmt: skip
+    preset: str = _choice("medium", *PRESETS)
 
 
 @dataclass(frozen=True)
@@ -90,7 +104,7 @@ class RunConfig:
     gpus_per_worker: float | None = _range(None, 0.0, 64.0)
     address: str | None = None
     work_dir: str | None = None
-    transfer: str = _choice("auto", "auto", "ray", "shared")
+    transfer: str = _choice("auto", *TRANSFERS)
     resume: bool = True
     keep_work: bool = False
 
@@ -105,6 +119,14 @@ class Config:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     encode: EncodeConfig = field(default_factory=EncodeConfig)
     run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        """The checks that span keys: each setting alone has been checked by then."""
+        if self.decode.skip_bad_frames and self.decode.backend == "decord":
+            raise ConfigError(
+                "config key decode.skip_bad_frames needs decode.backend pyav or auto: decord "
+                "cannot tell a damaged frame"
+            )
 
 
 def load_config(path: Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:

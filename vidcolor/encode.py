@@ -3,6 +3,9 @@
 Every frame keeps its source pts in the source's time base, so segments join without re-timing
 and variable frame rates survive. Frame rate, sample aspect ratio and color tags are carried
 into the bitstream and the container. The file appears under its final name only when complete.
+
+One module past 300 lines: the encode plan (pixel format, options, FFV1 slices) and the writer
+that applies it change together, codec by codec.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from vidcolor import colortags
 from vidcolor.config import EncodeConfig
 from vidcolor.errors import OutputError
-from vidcolor.probe import VideoStreamInfo
+from vidcolor.media import VideoStreamInfo
 
 # Containers each of our codecs can be stored in, best first.
 CODEC_CONTAINERS = {"h264": ("mp4", "mkv", "mov"), "ffv1": ("mkv",), "prores": ("mov", "mkv")}

@@ -1,7 +1,8 @@
 """Quality metrics for colorization: PSNR in RGB and in Lab ab, colorfulness, and the temporal
 consistency of a video: warp error and color distribution consistency (CDC).
 
-Pure numpy (optical flow from :mod:`vidcolor.flow`), no files. Conventions, checked at the door:
+Pure numpy (optical flow from :mod:`vidcolor.temporal.flow`), no files. Conventions, checked at
+the door:
 - RGB is non-linear sRGB in [0, 1], shape ``(H, W, 3)`` (channels last, as images are stored).
 - Lab is CIE L*a*b* (D65) as :mod:`vidcolor.color` computes it, shape ``(H, W, 3)``, L in
   [0, 100], a and b in Lab units (roughly [-110, 110]).
@@ -12,6 +13,9 @@ next to colorfulness and PSNR, never alone.
 
 PSNR of two identical inputs is ``float("inf")``: the error is exactly zero, and any finite
 stand-in (100 dB, say) would silently bias averages.
+
+One module past 300 lines: the per-picture and the temporal scores share their checks and
+conventions, and :class:`TemporalScores` feeds the evaluation both.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vidcolor import flow
+from vidcolor.temporal import flow
 
 # Peak of the ab PSNR, in Lab units. OpenCV stores 8-bit Lab with a and b shifted by +128 into
 # 0..255 at one code value per Lab unit, so this peak makes psnr_ab equal the PSNR computed on
@@ -142,7 +146,7 @@ def pair_flow(previous: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np
     Returns:
         ``(flow, valid)``: ``(H, W, 2)`` float32 flow with ``current(x) ~ previous(x + flow)``
         (DIS, :data:`WARP_FLOW_PRESET`), and ``(H, W)`` bool, False where the
-        forward-backward check of :func:`vidcolor.flow.occluded` rejects the pixel.
+        forward-backward check of :func:`vidcolor.temporal.flow.occluded` rejects the pixel.
     """
     prev_u8, cur_u8 = flow.to_uint8(previous, 1.0), flow.to_uint8(current, 1.0)
     backward = flow.dense_flow(cur_u8, prev_u8, WARP_FLOW_PRESET)

@@ -1,9 +1,10 @@
-"""probe -> plan -> workers (:mod:`vidcolor.cluster`) -> assemble, resumable.
+"""probe -> plan -> workers (:mod:`vidcolor.distributed`) -> assemble, resumable.
 
 Everything that can be checked is checked before any frame is decoded: the input, the output
 path, the container, every stream's fate and the weights. Finished segments are recorded in the
-run's work folder (:mod:`vidcolor.workdir`) as they arrive, so the same command after Ctrl-C, a
+run's work folder (:mod:`vidcolor.resume`) as they arrive, so the same command after Ctrl-C, a
 killed driver or a crash redoes only the rest, and the output equals an uninterrupted run's.
+Ray is :mod:`vidcolor.distributed`'s alone: this module never imports it.
 """
 
 from __future__ import annotations
@@ -15,30 +16,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vidcolor import actors, cluster, raysession
 from vidcolor import assemble as asm
+from vidcolor import distributed
 from vidcolor.chunks import Chunk, plan_chunks
 from vidcolor.config import Config
-from vidcolor.cuts import listed_cuts
 from vidcolor.encode import CODEC_CONTAINERS, plan_encode
-from vidcolor.errors import ConfigError, OutputError
-from vidcolor.models.shipped import resolve_weights
-from vidcolor.models.weights import check_weights_file
-from vidcolor.probe import VideoInfo, probe
-from vidcolor.workdir import (
-    SegmentRecord,
+from vidcolor.errors import OutputError
+from vidcolor.media import Segment, VideoInfo
+from vidcolor.models.weights import check_weights_file, resolve_weights
+from vidcolor.placement import check_address
+from vidcolor.probing import probe
+from vidcolor.progress import Progress
+from vidcolor.resume import (
     WorkDir,
     default_work_dir,
-    file_digest,
+    file_sha256,
     run_key,
     settings_digest,
     write_bytes_atomic,
 )
-from vidcolor.worker import Job, memory_estimate
+from vidcolor.temporal.cuts import listed_cuts
+from vidcolor.worker import Job
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[cluster.Progress], None]
+ProgressFn = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
@@ -80,26 +82,20 @@ def run(
     """
     began = time.monotonic()
     note = on_note or log.warning
-    if config.decode.skip_bad_frames and config.decode.backend == "decord":
-        raise ConfigError(
-            "config key decode.skip_bad_frames needs decode.backend pyav or auto: decord "
-            "cannot tell a damaged frame"
-        )
     info = probe(Path(source), stream=stream)
     plan = _plan_output(info, output, config, overwrite)
     weights_sha = None
     if config.model.weights:  # bad weights fail here, before Ray and any worker start
         weights_sha = check_weights_file(*resolve_weights(config.model.weights))
     if config.run.address:  # before hashing the source, which takes a while for a long film
-        raysession.check_address(config.run.address)
+        check_address(config.run.address)
     listed = listed_cuts(config.smooth.cuts, info.video.frame_count)
     spec = plan_encode(info.video, config.encode, plan.container)
     for line in plan.notes:
         note(line)
-    halo = config.smooth.radius if config.smooth.mode != "off" else 0
-    chunks = plan_chunks(info.video.frame_count, config.chunks.size, halo)
+    chunks = plan_chunks(info.video.frame_count, config.chunks.size, config.smooth.halo)
     extra = {"stream": info.video.index, "encode": asdict(spec), "cuts": listed}
-    key = run_key(file_digest(info.path), settings_digest(config, extra), weights_sha)
+    key = run_key(file_sha256(info.path), settings_digest(config, extra), weights_sha)
     root = Path(config.run.work_dir).expanduser().absolute() if config.run.work_dir else None
     work = WorkDir.open(default_work_dir(plan.path, root), key, chunks, config.run.resume)
     log.info("run %s -> %s; key %s; work folder %s", info.path, plan.path, key[:16], work.path)
@@ -109,8 +105,8 @@ def run(
     if reused:
         note(f"resuming: {reused} of {len(chunks)} segment(s) reused from {work.path}")
     try:
-        job = Job(info=info, spec=spec, work_dir=str(work.path), cuts=listed)
-        workers = _colorize(job, work, config, on_progress)
+        job = Job(info=info, spec=spec, cuts=listed)
+        workers = _run_pending(job, work, config, on_progress)
         _join(info, plan, work.segments(), chunks, work.path, overwrite)
     except BaseException:
         if work.records:
@@ -154,62 +150,30 @@ def _replaced_note(frames: Sequence[int]) -> str:
     return f"{len(frames)} damaged frame(s) replaced by their neighbours: {listed}"
 
 
-def _colorize(
+def _run_pending(
     job: Job, work: WorkDir, config: Config, on_progress: ProgressFn | None
-) -> list[actors.WorkerInfo]:
+) -> list[distributed.WorkerInfo]:
     """Colorizes the chunks the work folder lacks, recording each as it arrives."""
     pending = work.pending()
     total = job.info.video.frame_count
     reused_frames = total - sum(c.frames for c in pending)
     if not pending:
         return []
-    container = job.spec.container
 
-    def keep(done: actors.ChunkDone) -> None:
-        path = work.segment_path(done.result.index, container)
-        if done.data is not None:
-            write_bytes_atomic(path, done.data)
-        result = done.result
-        work.record(result.index, path, result.frames, result.cuts, result.replaced)
+    def keep(segment: Segment, data: bytes | None) -> None:
+        if data is not None:
+            write_bytes_atomic(work.path / segment.name, data)
+        work.record(segment)
 
-    with raysession.session(config.run) as resources:
-        weights = _weights_size(config)
+    def progress(frames: int, busy: int, workers: int) -> None:
+        if on_progress:
+            done = min(reused_frames + frames, total)
+            on_progress(Progress(done, total, busy, workers, reused_frames))
 
-        def memory(gpu: bool) -> int:
-            return memory_estimate(job.info.video, job.spec, config, weights, gpu=gpu)
-
-        shape = raysession.worker_shape(
-            config.run, config.model.device, resources, len(pending), memory
-        )
-        log.info("%d worker(s), %.3g CPU and %.3g GPU each; %d of %d chunk(s) to do",
-                 shape.count, shape.cpus, shape.gpus, len(pending), len(work.chunks))  # fmt: skip
-
-        def progress(frames: int, busy: int) -> None:
-            if on_progress:
-                done = min(reused_frames + frames, total)
-                on_progress(cluster.Progress(done, total, busy, shape.count, reused_frames))
-
-        shipment = None
-        if raysession.uses_ray_transfer(config.run):
-            shipment = _ship(job.info.path, config, work.key)
-        return cluster.colorize(job, pending, config, shape, shipment, keep, progress)
+    return distributed.run_chunks(job, pending, config, work.path, work.key, keep, progress)
 
 
-def _weights_size(config: Config) -> int:
-    """Bytes of the configured weights file, 0 without one."""
-    return resolve_weights(config.model.weights)[0].stat().st_size if config.model.weights else 0
-
-
-def _ship(source: Path, config: Config, run: str) -> actors.Shipment:
-    """The source and the weights, put in the object store for nodes that cannot read them."""
-    weights = None
-    if config.model.weights:
-        path, _ = resolve_weights(config.model.weights)
-        weights = actors.upload(path, run, f"weights{path.suffix}")
-    return actors.Shipment(actors.upload(source, run, f"source{source.suffix}"), weights)
-
-
-def _cuts(segments: Sequence[SegmentRecord]) -> tuple[int, ...] | None:
+def _cuts(segments: Sequence[Segment]) -> tuple[int, ...] | None:
     found = [s.cuts for s in segments]
     return None if any(c is None for c in found) else tuple(f for c in found for f in c or ())
 
@@ -242,7 +206,7 @@ def _plan_output(
 def _join(
     info: VideoInfo,
     plan: asm.OutputPlan,
-    segments: Sequence[SegmentRecord],
+    segments: Sequence[Segment],
     chunks: Sequence[Chunk],
     work_dir: Path,
     overwrite: bool,

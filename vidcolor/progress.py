@@ -1,9 +1,21 @@
-"""A one-line progress bar: units done (frames, steps), rate and ETA, and an optional note."""
+"""A run's progress, and the one-line bar that shows it (frames or steps, rate, ETA, a note)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TextIO
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A run's state for a progress bar: frames done (reused ones included), busy workers."""
+
+    done: int
+    total: int
+    busy: int
+    workers: int
+    reused: int = 0  # frames of segments reused from a stopped run, counted in ``done``
 
 
 def format_eta(seconds: float) -> str:

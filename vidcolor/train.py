@@ -28,7 +28,8 @@ from vidcolor import color
 from vidcolor.colorize import resolve_device
 from vidcolor.errors import InputError
 from vidcolor.evaluate import list_images, read_rgb
-from vidcolor.models import abbins, create_model, save_weights
+from vidcolor.models import abbins, create_model
+from vidcolor.models.weights import save_weights
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """One chunk end to end: decode -> colorize -> smooth -> merge with the source luma -> encode.
 
-A plain class: :mod:`vidcolor.pipeline` wraps it in a Ray actor, tests call it directly. It takes
-small descriptors (the probe result, a chunk, the encode plan) and reads the frames itself.
+A plain class, with no Ray and no work folder: :mod:`vidcolor.distributed` wraps it in a Ray
+actor and says where its segment goes, tests call it directly. It takes small descriptors (the
+probe result, a chunk, the encode plan) and reads the frames itself.
 
-Four stages overlap (:mod:`vidcolor.stages`): a decode thread reads frames and turns batches of
+Four stages overlap (:mod:`vidcolor.threads`): a decode thread reads frames and turns batches of
 them into the network's input, the calling thread runs the network, a smoothing thread finds
 cuts and runs the temporal smoother, and an encode thread merges each finished frame's chroma
 with its luma and writes it. They meet in queues of ``_QUEUED`` items, so memory is bounded by a few
@@ -11,13 +12,12 @@ batches and the smoothing window, not by the chunk. Every frame follows the same
 the same order, as in one thread: the output is the same to the byte.
 
 Smoothing runs at render size, before the chroma is upsampled: the network's ab and the lightness
-it saw, with scene cuts found on the source luma (:mod:`vidcolor.cuts`).
+it saw, with scene cuts found on the source luma (:mod:`vidcolor.temporal`).
 """
 
 from __future__ import annotations
 
 import ctypes
-import itertools
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -34,15 +34,13 @@ import torch.nn.functional as F
 
 from vidcolor import color
 from vidcolor.chunks import Chunk
-from vidcolor.colorize import Colorizer, auto_batch_size
+from vidcolor.colorize import Colorizer, batched, render_lightness
 from vidcolor.config import Config
-from vidcolor.cuts import CutDetector
-from vidcolor.decode import Frame, read_frames
+from vidcolor.decode import read_frames
 from vidcolor.encode import EncodeSpec, SegmentWriter
-from vidcolor.probe import VideoInfo, VideoStreamInfo
-from vidcolor.smooth import Smoother
-from vidcolor.stages import Consumer, produce
-from vidcolor.workdir import segment_name
+from vidcolor.media import Frame, Segment, VideoInfo
+from vidcolor.temporal import TemporalStage
+from vidcolor.threads import Consumer, produce
 
 # Items waiting between two stages: one ready while the next is made lets each stage start its
 # next item at once; more would only hold more frames while the slowest stage sets the pace.
@@ -73,77 +71,13 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20) and mallopt(_M_TRIM_THRESHOLD, 512 << 20))
 
 
-# A worker's memory, fitted to peaks measured by scripts/bench_memory.py (2 threads, render
-# factor 21 and 42, batch 1, radius 4, 8-bit; 360p, 1080p and 4K): Python, torch and Ray's
-# worker take about 330 MiB when measured alone; one worker inside a CI run peaked 120 MiB
-# higher (696 against 558-576 MiB at 360p: RSS counts the shared libraries' pages the kernel
-# maps from its page cache, which vary), so 450 is taken; the network's activations 1.9 KB per pixel
-# of render size; the frames in flight (decoded, queued, held for smoothing, merged) and the
-# encoder, per pixel of the frame: H.264 at CRF with lookahead 371 bytes, FFV1 190, ProRes 175.
-_RUNTIME_BYTES = 450 << 20
-_RENDER_BYTES_PER_PIXEL = 1_890
-_FRAME_BYTES_PER_PIXEL = {"h264": 371, "ffv1": 190, "prores": 175}
-_MARGIN = 1.1
-
-
-def memory_estimate(
-    video: VideoStreamInfo, spec: EncodeSpec, config: Config, weights: int, *, gpu: bool = False
-) -> int:
-    """Bytes a worker's process reaches at most for this stream, with a 10% margin.
-
-    The fit above, plus twice the weights file (read, then cast), plus what settings beyond
-    the measured ones add: five bytes a pixel (luma and its float copy) for every frame of a
-    batch past the first (held three times over in the queues) and of radius past 4, and
-    double the frame bytes past 8 bits. The render size is taken as DeOldify's square, the
-    larger of the two kinds. Against peaks measured alone it is 1.16 to 1.45 times as large,
-    8K to 360p (scripts/bench_memory.py; docs/benchmarks.md).
-
-    Args:
-        weights: size of the weights file in bytes (0 without one).
-        gpu: for a GPU worker, whose automatic batch is larger.
-    """
-    pixels = video.width * video.height
-    side = 16 * config.model.render_factor
-    batch = config.model.batch_size or auto_batch_size(torch.device("cuda" if gpu else "cpu"))
-    extra_frames = 3 * (batch - 1) + max(0, config.smooth.radius - 4)
-    per_pixel = _FRAME_BYTES_PER_PIXEL[spec.codec] * (2 if spec.bit_depth > 8 else 1)
-    per_pixel += 5 * extra_frames
-    total = _RUNTIME_BYTES + 2 * weights + _RENDER_BYTES_PER_PIXEL * side * side
-    return int(_MARGIN * (total + per_pixel * pixels))
-
-
 @dataclass(frozen=True)
 class Job:
     """What every chunk of one run shares."""
 
     info: VideoInfo
     spec: EncodeSpec
-    work_dir: str
     cuts: tuple[int, ...] = ()  # frames the user listed as starting a new shot
-
-
-@dataclass(frozen=True)
-class SegmentResult:
-    """A finished segment, the frames of it that start a new shot (None: not looked for, as
-    when smoothing is off), and those the decoder could not decode, which carry a neighbour's
-    picture (``decode.skip_bad_frames``)."""
-
-    index: int
-    path: str
-    frames: int
-    seconds: float
-    cuts: tuple[int, ...] | None = None
-    replaced: tuple[int, ...] = ()
-
-
-def segment_path(work_dir: str | Path, index: int, container: str) -> Path:
-    return Path(work_dir) / segment_name(index, container)
-
-
-def batched(items: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
 
 
 class _Batch(NamedTuple):
@@ -176,15 +110,18 @@ class ChunkWorker:
         return self.colorizer.description
 
     def process(
-        self, job: Job, chunk: Chunk, on_frames: Callable[[int], None] | None = None
-    ) -> SegmentResult:
-        """Colorizes ``chunk`` into its segment file and returns where it is.
+        self,
+        job: Job,
+        chunk: Chunk,
+        path: Path,
+        on_frames: Callable[[int], None] | None = None,
+    ) -> Segment:
+        """Colorizes ``chunk`` into the segment file ``path``.
 
         ``on_frames`` is called on this thread with the number of frames written since its
         last call; the calls add up to the chunk's frames.
         """
         began = time.monotonic()
-        path = segment_path(job.work_dir, chunk.index, job.spec.container)
         video = job.info.video
         render = self.colorizer.render_size(video.width, video.height, video.sar)
         state = _ChunkState(job, chunk, self.config, render)
@@ -198,7 +135,7 @@ class ChunkWorker:
         )
         batches = state.batches(frames, self.colorizer.batch_size)
         del frames  # the decode thread's generator is its only owner, and closes it
-        progress = _Progress(on_frames)
+        tally = _Tally(on_frames)
 
         def smooth(predicted: tuple[_Batch, np.ndarray]) -> None:
             if ready := state.advance(*predicted):
@@ -214,21 +151,21 @@ class ChunkWorker:
             ):
                 for batch in decoded:
                     smoother.put((batch, self.colorizer.predict(batch.lightness)))
-                    progress.report(writer.frames)
+                    tally.report(writer.frames)
             if ready := state.finish():  # the smoothing thread is joined: its state is ours
                 encoder.put(ready)
-        progress.report(writer.frames)
+        tally.report(writer.frames)
         if writer.frames != chunk.frames:
             raise RuntimeError(
                 f"chunk {chunk.index} wrote {writer.frames} of {chunk.frames} frames"
             )
         seconds = time.monotonic() - began
-        return SegmentResult(
-            chunk.index, str(path), writer.frames, seconds, state.found_cuts(), state.replaced()
+        return Segment(
+            chunk.index, path.name, writer.frames, state.found_cuts(), state.replaced(), seconds
         )
 
 
-class _Progress:
+class _Tally:
     """Turns the encoder's running total into the increments ``on_frames`` expects."""
 
     def __init__(self, on_frames: Callable[[int], None] | None) -> None:
@@ -256,15 +193,7 @@ class _ChunkState:
         self.job, self.chunk, self.render = job, chunk, render
         self.full_range = video.color_range == "pc"
         self.matrix = color.matrix_for(video.color_space, video.height)
-        smooth = config.smooth
-        self.smoother = Smoother(smooth.mode, smooth.radius, smooth.luma_tolerance)
-        # Cuts matter only to a window: with none, no frame is read before the chunk (no halo),
-        # so a cut at its first frame could not be seen anyway.
-        self.detector = (
-            CutDetector(smooth.cut_threshold, job.cuts, smooth.detect_cuts)
-            if self.smoother.radius
-            else None
-        )
+        self.temporal = TemporalStage(config.smooth, job.cuts)
         self._cuts: list[int] = []
         self._replaced: list[int] = []  # owned frames that carry a neighbour's picture
         self._held: dict[int, tuple[Frame, np.ndarray]] = {}  # owned frames and their unit luma
@@ -278,9 +207,7 @@ class _ChunkState:
         """The frames' unit luma, and the network's input: Lab L at render size."""
         depth = self.job.info.video.bit_depth
         units = [color.luma_to_unit(f.luma, depth, self.full_range) for f in frames]
-        small = [cv2.resize(u, self.render, interpolation=cv2.INTER_AREA) for u in units]
-        lightness = [color.gray_to_lightness(torch.from_numpy(s)).numpy() for s in small]
-        return _Batch(frames, units, np.stack(lightness))
+        return _Batch(frames, units, np.stack([render_lightness(u, self.render) for u in units]))
 
     def advance(self, batch: _Batch, ab: np.ndarray) -> list[_Ready]:
         """Hands a batch's ab to the smoother; returns the owned frames it finished."""
@@ -289,21 +216,21 @@ class _ChunkState:
 
     def finish(self) -> list[_Ready]:
         """The owned frames the smoother still held at the end of the chunk."""
-        return list(self._ready(self.smoother.finish()))
+        return list(self._ready(self.temporal.finish()))
 
     def _push(
         self, frame: Frame, unit: np.ndarray, ab: np.ndarray, lightness: np.ndarray
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Hands a frame's ab and lightness to the smoother; yields (index, ab) when ready."""
         index, owned = frame.index, self.chunk.start <= frame.index < self.chunk.stop
-        cut = self.detector is not None and self.detector.is_cut(index, unit)
+        cut, ready = self.temporal.push(index, unit, ab, lightness)
         if cut and owned and index > self.chunk.read_start:  # the first frame read sees no cut
             self._cuts.append(index)
         if owned:  # halo frames lend their ab, never their pixels
             self._held[index] = frame, unit
             if frame.replaced_by is not None:
                 self._replaced.append(index)
-        return self.smoother.push(index, ab, cut, lightness)
+        return ready
 
     def _ready(self, smoothed: Iterable[tuple[int, np.ndarray]]) -> Iterator[_Ready]:
         for index, ab in smoothed:
@@ -313,7 +240,7 @@ class _ChunkState:
 
     def found_cuts(self) -> tuple[int, ...] | None:
         """The owned frames that start a shot, or None when cuts were not looked for."""
-        return tuple(self._cuts) if self.detector is not None else None
+        return tuple(self._cuts) if self.temporal.finds_cuts else None
 
     def replaced(self) -> tuple[int, ...]:
         """The owned frames the decoder could not decode, now with a neighbour's picture."""

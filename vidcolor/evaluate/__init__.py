@@ -20,7 +20,6 @@ from vidcolor.evaluate.pictures import (
     mean_ab,
     merge_gray_ab,
     read_rgb,
-    render_lightness,
     to_gray,
 )
 from vidcolor.evaluate.report import METHODS, evaluate_images, tile, write_report, write_sheet
@@ -35,7 +34,6 @@ __all__ = [
     "mean_ab",
     "merge_gray_ab",
     "read_rgb",
-    "render_lightness",
     "tile",
     "to_gray",
     "write_report",

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from vidcolor import color
-from vidcolor.colorize import Colorizer
+from vidcolor.colorize import Colorizer, render_lightness
 from vidcolor.errors import InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -54,12 +54,6 @@ def lab(rgb: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB -> ``(H, W, 3)`` float32 Lab (D65), via :mod:`vidcolor.color`."""
     chw = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)
     return color.rgb_to_lab(chw).permute(1, 2, 0).numpy()
-
-
-def render_lightness(gray: np.ndarray, render: tuple[int, int]) -> np.ndarray:
-    """The network's input, as ``_ChunkState.lightness`` makes it: ``(h, w)`` float32 L."""
-    small = cv2.resize(gray, render, interpolation=cv2.INTER_AREA)
-    return color.gray_to_lightness(torch.from_numpy(small)).numpy()
 
 
 def merge_gray_ab(gray: np.ndarray, ab: np.ndarray) -> np.ndarray:

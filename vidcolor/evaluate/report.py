@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
@@ -15,7 +14,7 @@ import cv2
 import numpy as np
 
 from vidcolor import metrics
-from vidcolor.colorize import Colorizer
+from vidcolor.colorize import Colorizer, batched
 from vidcolor.errors import InputError, OutputError
 from vidcolor.evaluate.pictures import (
     lab,
@@ -67,7 +66,7 @@ def method_outputs(setup: Setup, gray: np.ndarray, ab: np.ndarray) -> dict[str, 
 
 def _image_items(setup: Setup, pictures: Iterable[tuple[Row, np.ndarray]]) -> Iterator[Item]:
     """Each (label, truth) picture with every method's output, batch by batch."""
-    for batch in batches(pictures, setup.colorizer.batch_size):
+    for batch in batched(pictures, setup.colorizer.batch_size):
         grays = [to_gray(truth) for _, truth in batch]
         predicted = predict_ab(setup.colorizer, grays, setup.render_factor, setup.sar)
         for (label, truth), gray, ab in zip(batch, grays, predicted, strict=True):
@@ -131,12 +130,6 @@ def write_sheet(rows: Sequence[np.ndarray], path: str | Path) -> str:
     if not cv2.imwrite(str(target), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
         raise OutputError(f"{target}: cannot write the contact sheet; check the folder and .png")
     return str(target)
-
-
-def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
 
 
 def score_items(

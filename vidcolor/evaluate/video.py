@@ -14,11 +14,10 @@ import av
 import numpy as np
 
 from vidcolor import metrics
-from vidcolor.colorize import Colorizer
+from vidcolor.colorize import Colorizer, batched, render_lightness
 from vidcolor.config import SmoothConfig
-from vidcolor.cuts import CutDetector, listed_cuts
 from vidcolor.errors import DecodeError, InputError
-from vidcolor.evaluate.pictures import render_lightness, to_gray
+from vidcolor.evaluate.pictures import to_gray
 from vidcolor.evaluate.report import (
     METHODS,
     SHEET_ROWS,
@@ -26,12 +25,12 @@ from vidcolor.evaluate.report import (
     Row,
     Setup,
     ab_pair,
-    batches,
     method_outputs,
     score_items,
 )
-from vidcolor.probe import probe
-from vidcolor.smooth import Smoother
+from vidcolor.probing import probe
+from vidcolor.temporal import TemporalStage
+from vidcolor.temporal.cuts import listed_cuts
 
 
 def _video_frames(path: Path, stream_index: int, start: int, stop: int) -> Iterator[np.ndarray]:
@@ -82,8 +81,7 @@ def _video_items(
 
     Adds the seconds spent predicting and smoothing (cut detection included) to ``clock``.
     """
-    smoother = Smoother(smooth.mode, smooth.radius, smooth.luma_tolerance)
-    detector = CutDetector(smooth.cut_threshold, listed_cuts(smooth.cuts), smooth.detect_cuts)
+    stage = TemporalStage(smooth, listed_cuts(smooth.cuts), find_cuts=True)
     waiting: dict[int, tuple[Row, np.ndarray, np.ndarray]] = {}
 
     def finished(ready: list[tuple[int, np.ndarray]]) -> Iterator[Item]:
@@ -91,7 +89,7 @@ def _video_items(
             label, truth, gray = waiting.pop(index)
             yield label, truth, method_outputs(setup, gray, ab)
 
-    for batch in batches(frames, setup.colorizer.batch_size):
+    for batch in batched(frames, setup.colorizer.batch_size):
         grays = [to_gray(truth) for _, truth in batch]
         height, width = grays[0].shape
         render = setup.colorizer.render_size(width, height, setup.sar, setup.render_factor)
@@ -104,14 +102,15 @@ def _video_items(
             batch, grays, lightness, predicted, strict=True
         ):
             index, began = label["frame"], time.perf_counter()
-            if detector.is_cut(index, gray):
+            cut, finished_now = stage.push(index, gray, ab, frame_l)
+            if cut:
                 temporal.cuts.add(index)
             waiting[index] = (label, truth, gray)
-            ready += smoother.push(index, ab, index in temporal.cuts, frame_l)
+            ready += finished_now
             clock["smooth"] += time.perf_counter() - began
         yield from finished(ready)
     began = time.perf_counter()
-    ready = list(smoother.finish())
+    ready = list(stage.finish())
     clock["smooth"] += time.perf_counter() - began
     yield from finished(ready)
 

@@ -4,7 +4,7 @@ DeOldify (github.com/jantic/DeOldify) builds its generators with fastai v1: a Re
 before its pooling layer, then ``DynamicUnetDeep`` (Artistic) or ``DynamicUnetWide`` (Stable,
 Video), all children of one numbered ``SequentialEx``. This module rebuilds them module for
 module, so ``state_dict()`` has the published keys and shapes and ``load_state_dict(strict=True)``
-takes the ``*_gen.pth`` files as they are (read them with :mod:`vidcolor.models.legacy`):
+takes the ``*_gen.pth`` files as they are (read them with :mod:`vidcolor.models.weights.legacy`):
 
     layers.0      ResNet body: 0 conv1, 1 bn1, 2 relu, 3 maxpool, 4..7 layer1..4 (torchvision names)
     layers.1, 2   BatchNorm, ReLU on the stride-32 features

@@ -10,6 +10,9 @@ written out as plain modules with an explicit ``forward``:
 
 Unlike DeOldify the channel widths are arguments, so a small model is possible; with
 ``middle_width`` = deepest encoder width and ``decoder_widths=None`` they are DeOldify's own.
+
+One module past 300 lines, as torchvision's ``resnet.py``: helpers, blocks, the model, in the
+order of the diagram above.
 """
 
 from __future__ import annotations

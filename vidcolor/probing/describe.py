@@ -5,9 +5,9 @@ taken from headers: MKV and WebM store no frame count at all, MP4 headers count 
 edit list hides, and a decoder drops frames a header still counts. Everything downstream
 (chunk planning, frame-exact decoding, timestamps of the output) relies on these pts.
 
-The count is then checked against what the file states about itself
-(:mod:`vidcolor.completeness`): a damaged or cut file that falls short is refused. The value
-types returned are defined in :mod:`vidcolor.probe_report` and re-exported here.
+The frames are counted by :mod:`vidcolor.probing.count`, and the count is then checked against
+what the file states about itself (:mod:`vidcolor.probing.complete`): a damaged or cut file that
+falls short is refused. The values returned are :mod:`vidcolor.media`'s.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ import numpy as np
 from av.stream import Disposition
 
 from vidcolor.colortags import name_of
-from vidcolor.completeness import check_complete, mp4_cut_short, scan_frames, scan_packets
 from vidcolor.errors import InputError, ffmpeg_reason
-from vidcolor.probe_report import StreamInfo, VideoInfo, VideoStreamInfo
-
-__all__ = ["FIELD_ORDERS", "KINDS", "StreamInfo", "VideoInfo", "VideoStreamInfo", "probe"]
+from vidcolor.media import StreamInfo, VideoInfo, VideoStreamInfo
+from vidcolor.probing.complete import check_complete, mp4_cut_short
+from vidcolor.probing.count import scan_frames, scan_packets
 
 KINDS = ("video", "audio", "subtitle", "data", "attachment")
 FIELD_ORDERS = ("unknown", "progressive", "tt", "bb", "tb", "bt")  # AVFieldOrder values

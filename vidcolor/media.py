@@ -1,8 +1,10 @@
-"""What :func:`vidcolor.probe.probe` reports about a file, and its forms for JSON and people.
+"""The values that cross the pipeline's stages: a probed file, a decoded frame, a segment.
 
-The value types (:class:`VideoInfo` and the streams it lists) live here, apart from the code
-that reads files, so ``vidcolor probe`` can print them and every stage can take them;
-:mod:`vidcolor.probe` re-exports them, and the rest of the package imports them from there.
+Values only: this module imports no I/O library (no av, cv2 or torch), so every stage can take
+them and tests can build them, as PySceneDetect keeps its ``video_stream`` interface apart from
+its backends. :mod:`vidcolor.probing` fills in :class:`VideoInfo`, :mod:`vidcolor.decode` yields
+:class:`Frame`, :mod:`vidcolor.worker` returns a :class:`Segment` that
+:mod:`vidcolor.resume` records.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ class VideoStreamInfo:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What :func:`vidcolor.probe.probe` found in a file.
+    """What :func:`vidcolor.probing.probe` found in a file.
 
     Attributes:
         path: The probed file.
@@ -116,64 +119,47 @@ class VideoInfo:
     streams: tuple[StreamInfo, ...]
 
 
-def to_dict(info: VideoInfo) -> dict[str, Any]:
-    """JSON-ready form of ``info``; fractions become ``"num/den"``, pts are summarized."""
-    video = info.video
-    described = {k: _plain(v) for k, v in vars(video).items() if k != "pts"}
-    described["pts"] = {"first": video.pts[0], "last": video.pts[-1], "count": video.frame_count}
-    described["frame_count"] = video.frame_count
-    described["duration"] = _plain(video.duration)
-    return {
-        "path": str(info.path),
-        "format_name": info.format_name,
-        "size_bytes": info.size_bytes,
-        "duration": _plain(info.duration),
-        "video": described,
-        "streams": [{k: _plain(v) for k, v in vars(s).items()} for s in info.streams],
-    }
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame of the selected video stream.
+
+    Attributes:
+        index: Position in presentation order (index into ``VideoInfo.video.pts``).
+        pts: Presentation timestamp in the stream's ``time_base``.
+        luma: ``(H, W)`` Y plane at the source's own bit depth and range, no conversion:
+            uint8 for 8-bit sources, uint16 (native-endian, values < 2**bit_depth) above.
+        replaced_by: For a frame the decoder could not decode (``replace_bad``), the index
+            of the good frame whose picture ``luma`` is; ``None`` for a decoded frame.
+    """
+
+    index: int
+    pts: int
+    luma: np.ndarray
+    replaced_by: int | None = None
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Fraction):
-        return f"{value.numerator}/{value.denominator}"
-    return value
+@dataclass(frozen=True)
+class Segment:
+    """One chunk's encoded segment: what the worker reports and the work folder's manifest keeps.
 
+    Attributes:
+        index: The chunk's index.
+        name: The segment's file name (in the run's work folder, or a node's own folder).
+        frames: Frames it holds.
+        cuts: Its frames that start a new shot; ``None`` when cuts were not looked for (as
+            when smoothing is off).
+        replaced: Its frames the decoder could not decode, which carry a neighbour's picture
+            (``decode.skip_bad_frames``).
+        seconds: How long the worker took (0 for a segment read back from a manifest).
+        size: The file's size in bytes, once recorded (0 before).
+        sha256: The file's sha256, once recorded (empty before).
+    """
 
-def format_info(info: VideoInfo) -> str:
-    """Human-readable summary for ``vidcolor probe``, one fact group per line."""
-    video = info.video
-    seconds = f"{float(info.duration):.3f} s" if info.duration is not None else "no duration"
-    rate = "VFR, average" if video.vfr else "CFR"
-    lines = [
-        f"{info.path}: {info.format_name}, {info.size_bytes} bytes, {seconds}",
-        f"video stream {video.index}: {video.codec} {video.width}x{video.height} "
-        f"{video.pix_fmt} ({video.bit_depth}-bit), {_rate(video.fps)} fps ({rate})",
-        f"  {video.frame_count} frames, {float(video.duration):.3f} s, "
-        f"pts {video.pts[0]}..{video.pts[-1]} in {video.time_base} s",
-        f"  sar {video.sar.numerator}:{video.sar.denominator}, rotation {video.rotation}, "
-        f"field order {video.field_order}",
-        f"  color range {video.color_range}, space {video.color_space}, "
-        f"primaries {video.color_primaries}, trc {video.color_trc}",
-        "streams:",
-    ]
-    lines += [_stream_line(s, s.index == video.index) for s in info.streams]
-    return "\n".join(lines)
-
-
-def _rate(fps: Fraction) -> str:
-    return str(fps.numerator) if fps.denominator == 1 else f"{fps} (~{float(fps):.3f})"
-
-
-def _stream_line(stream: StreamInfo, selected: bool) -> str:
-    parts = [f"  #{stream.index} {stream.kind} {stream.codec}"]
-    if stream.language:
-        parts.append(f"[{stream.language}]")
-    if stream.title:
-        parts.append(f'"{stream.title}"')
-    if stream.channels is not None:
-        parts.append(f"{stream.channels} ch {stream.sample_rate} Hz")
-    if stream.attached_pic:
-        parts.append("(cover art)")
-    if selected:
-        parts.append("<- colorized")
-    return " ".join(parts)
+    index: int
+    name: str
+    frames: int
+    cuts: tuple[int, ...] | None = None
+    replaced: tuple[int, ...] = ()
+    seconds: float = 0.0
+    size: int = 0
+    sha256: str = ""

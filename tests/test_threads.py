@@ -11,7 +11,7 @@ from contextlib import closing
 import pytest
 
 from vidcolor.errors import DecodeError
-from vidcolor.stages import Consumer, produce
+from vidcolor.threads import Consumer, produce
 
 
 def stage_threads() -> list[threading.Thread]:

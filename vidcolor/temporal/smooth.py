@@ -5,8 +5,8 @@ next. Each frame's ab is averaged with its neighbours within ``radius`` frames o
 weighted by a triangle (nearer frames count more). Modes:
 
 - ``flow``: each neighbour is first warped onto the frame along optical flow computed on their
-  lightness (:mod:`vidcolor.flow`), and each warped pixel counts only as far as its lightness
-  agrees with the frame's own: Tukey's biweight of the largest difference in its 3x3
+  lightness (:mod:`vidcolor.temporal.flow`), and each warped pixel counts only as far as its
+  lightness agrees with the frame's own: Tukey's biweight of the largest difference in its 3x3
   neighbourhood, zero beyond ``tolerance`` L units. Pixels with no match in a neighbour
   (occlusions, new or moving objects) keep their own prediction instead of a ghost of what was
   there.
@@ -28,9 +28,9 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from vidcolor import flow
+from vidcolor.config import SMOOTH_MODES as MODES
+from vidcolor.temporal import flow
 
-MODES = ("flow", "window", "off")
 # DIS preset of the smoothing flow: ~1.5 ms per pair at 320x192 on one busy core. "medium", at
 # 3x the cost, lowered the chroma warp error of two real clips by at most 0.03 of off's.
 FLOW_PRESET = "fast"

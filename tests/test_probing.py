@@ -25,8 +25,7 @@ from media import (
 )
 
 from vidcolor.errors import InputError
-from vidcolor.probe import probe
-from vidcolor.probe_report import format_info, to_dict
+from vidcolor.probing import format_info, probe, to_dict
 
 HAS_VPX = {"libvpx", "libopus"} <= av.codecs_available
 

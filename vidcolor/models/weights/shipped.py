@@ -2,7 +2,7 @@
 
 ``model.weights`` names a file (a value with a path separator or a ``.safetensors`` suffix),
 shipped weights (``default``), or weights the user installed with ``vidcolor weights import``
-(:mod:`vidcolor.models.installed`), looked up in that order. Shipped files live in the
+(:mod:`vidcolor.models.weights.installed`), looked up in that order. Shipped files live in the
 repository's ``weights/`` folder, or in ``$VIDCOLOR_WEIGHTS_DIR`` when that is set; they are
 checked against the sha256 recorded here before anything in them is read, so a damaged or swapped
 file is refused by name.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidcolor.errors import ConfigError, WeightsError
-from vidcolor.models.installed import installed_path, list_installed
+from vidcolor.models.weights.installed import installed_path, list_installed
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ SHIPPED = {
 def weights_dir() -> Path:
     """``$VIDCOLOR_WEIGHTS_DIR``, else the ``weights/`` folder beside the ``vidcolor`` package."""
     override = os.environ.get("VIDCOLOR_WEIGHTS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "weights"
+    return Path(override) if override else Path(__file__).resolve().parents[3] / "weights"
 
 
 def resolve_weights(value: str) -> tuple[Path, str | None]:

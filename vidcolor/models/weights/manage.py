@@ -23,10 +23,17 @@ from torch import Tensor
 
 from vidcolor.errors import ConfigError, OutputError, WeightsError
 from vidcolor.models.deoldify import PUBLISHED, DeOldifyGenerator, fold_norms
-from vidcolor.models.installed import SUFFIX, Installed, check_name, list_installed, weights_home
-from vidcolor.models.legacy import check_state_dict, read_learner_checkpoint
-from vidcolor.models.shipped import SHIPPED, Shipped, weights_dir
-from vidcolor.models.weights import file_sha256, read_metadata, save_weights
+from vidcolor.models.weights.format import read_metadata, save_weights
+from vidcolor.models.weights.installed import (
+    SUFFIX,
+    Installed,
+    check_name,
+    list_installed,
+    weights_home,
+)
+from vidcolor.models.weights.legacy import check_state_dict, read_learner_checkpoint
+from vidcolor.models.weights.shipped import SHIPPED, Shipped, weights_dir
+from vidcolor.resume import file_sha256
 
 __all__ = ["ARCHS", "import_checkpoint", "recognise", "weights_listing"]
 

@@ -1,28 +1,63 @@
-"""The Ray session, and the workers' shape on its nodes.
+"""Where the work goes: how many workers, what each asks Ray for, and how frames reach them.
 
-Without an address an embedded Ray starts on this machine, bound to localhost, with no dashboard,
-and stops at the end; with one (``auto``, ``HOST:PORT``, ``ray://HOST:10001``) the run joins an
-existing cluster. The live nodes' resources decide how many workers run and what each asks Ray
-for (:func:`worker_shape`); the address and ``run.transfer`` decide how frames reach them.
+Pure arithmetic on what Ray reports (each node's resources) and the run's settings, so it is
+tested without a cluster; :mod:`vidcolor.distributed` applies it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
-import os
 import socket
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import ray
+import torch
 
-from vidcolor.config import RunConfig
-from vidcolor.errors import ConfigError, VidcolorError
+from vidcolor.colorize import auto_batch_size
+from vidcolor.config import Config, RunConfig
+from vidcolor.encode import EncodeSpec
+from vidcolor.errors import ConfigError
+from vidcolor.media import VideoStreamInfo
 
 CONNECT_SECONDS = 10  # how long a cluster's address may take to accept a connection
+
+# A worker's memory, fitted to peaks measured by scripts/bench_memory.py (2 threads, render
+# factor 21 and 42, batch 1, radius 4, 8-bit; 360p, 1080p and 4K): Python, torch and Ray's
+# worker take about 330 MiB when measured alone; one worker inside a CI run peaked 120 MiB
+# higher (696 against 558-576 MiB at 360p: RSS counts the shared libraries' pages the kernel
+# maps from its page cache, which vary), so 450 is taken; the network's activations 1.9 KB per pixel
+# of render size; the frames in flight (decoded, queued, held for smoothing, merged) and the
+# encoder, per pixel of the frame: H.264 at CRF with lookahead 371 bytes, FFV1 190, ProRes 175.
+_RUNTIME_BYTES = 450 << 20
+_RENDER_BYTES_PER_PIXEL = 1_890
+_FRAME_BYTES_PER_PIXEL = {"h264": 371, "ffv1": 190, "prores": 175}
+_MARGIN = 1.1
+
+
+def memory_estimate(
+    video: VideoStreamInfo, spec: EncodeSpec, config: Config, weights: int, *, gpu: bool = False
+) -> int:
+    """Bytes a worker's process reaches at most for this stream, with a 10% margin.
+
+    The fit above, plus twice the weights file (read, then cast), plus what settings beyond
+    the measured ones add: five bytes a pixel (luma and its float copy) for every frame of a
+    batch past the first (held three times over in the queues) and of radius past 4, and
+    double the frame bytes past 8 bits. The render size is taken as DeOldify's square, the
+    larger of the two kinds. Against peaks measured alone it is 1.16 to 1.45 times as large,
+    8K to 360p (scripts/bench_memory.py; docs/benchmarks.md).
+
+    Args:
+        weights: size of the weights file in bytes (0 without one).
+        gpu: for a GPU worker, whose automatic batch is larger.
+    """
+    pixels = video.width * video.height
+    side = 16 * config.model.render_factor
+    batch = config.model.batch_size or auto_batch_size(torch.device("cuda" if gpu else "cpu"))
+    extra_frames = 3 * (batch - 1) + max(0, config.smooth.radius - 4)
+    per_pixel = _FRAME_BYTES_PER_PIXEL[spec.codec] * (2 if spec.bit_depth > 8 else 1)
+    per_pixel += 5 * extra_frames
+    total = _RUNTIME_BYTES + 2 * weights + _RENDER_BYTES_PER_PIXEL * side * side
+    return int(_MARGIN * (total + per_pixel * pixels))
 
 
 @dataclass(frozen=True)
@@ -118,34 +153,6 @@ def uses_ray_transfer(run: RunConfig) -> bool:
     return bool(run.address) and not run.work_dir
 
 
-@contextlib.contextmanager
-def session(run: RunConfig) -> Iterator[list[dict[str, float]]]:
-    """Connects to Ray (``run.address``) or starts a quiet local one; yields the resources of
-    each live node.
-
-    A Ray that is already initialised (a notebook, a test session) is used and left running.
-    """
-    if ray.is_initialized():
-        yield _nodes()
-        return
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if run.address:  # the pipeline has already run check_address on it
-        try:
-            ray.init(address=run.address, logging_level=logging.ERROR, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise ConfigError(
-                f"cannot connect to the Ray cluster at {run.address} ({first}); "
-                "check `ray status` on the head node"
-            ) from None
-    else:
-        start_local_ray(os.cpu_count() or 1)
-    try:
-        yield _nodes()
-    finally:
-        ray.shutdown()
-
-
 def check_address(address: str) -> None:
     """Fails at once on a malformed address or one nothing listens on (Ray itself would retry
     for minutes).
@@ -168,35 +175,3 @@ def check_address(address: str) -> None:
             f"no Ray cluster answers at {address} ({error.strerror or error}); "
             "check `ray status` on the head node and the address"
         ) from None
-
-
-def _nodes() -> list[dict[str, float]]:
-    return [dict(node["Resources"]) for node in ray.nodes() if node["Alive"]]
-
-
-def start_local_ray(num_cpus: int) -> None:
-    """Starts Ray on this machine only: loopback addresses, no dashboard, no usage reports."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Ray turns "127.0.0.1" into the machine's routable address unless it believes it runs on a
-    # laptop OS (ray._private.services.get_node_ip_address); this flag is what it checks.
-    from ray._private import ray_constants
-
-    cluster_mode = ray_constants.ENABLE_RAY_CLUSTER
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        ray.init(
-            num_cpus=num_cpus,
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-        )
-    except Exception as error:  # Ray's own, of many kinds: a full disk, a port in use ...
-        why = (str(error).strip().splitlines() or [type(error).__name__])[-1]
-        raise VidcolorError(
-            f"could not start a local Ray ({why}); Ray keeps its files under "
-            f"{os.environ.get('RAY_TMPDIR', tempfile.gettempdir())}: check it has free space "
-            "and can be written, or pass --address to use a running cluster"
-        ) from error
-    finally:
-        ray_constants.ENABLE_RAY_CLUSTER = cluster_mode

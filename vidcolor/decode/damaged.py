@@ -18,9 +18,9 @@ from typing import Any
 import av
 import numpy as np
 
+from vidcolor.decode.pyav import check_size, luma_plane, open_container, seek_points, video_stream
 from vidcolor.errors import DecodeError, ffmpeg_reason
-from vidcolor.frames import Frame, check_size, luma_plane, open_container, seek_points, video_stream
-from vidcolor.probe import VideoInfo
+from vidcolor.media import Frame, VideoInfo
 
 # Frames before ``start`` searched first for a good frame to stand in for a damaged first
 # frame of a range; the search widens by this factor until it reaches the first frame.

@@ -1,5 +1,9 @@
 """The Ray actors: a ChunkWorker on each node, a frame counter, and files staged for them.
 
+The only place the worker is wrapped for Ray; the worker itself knows nothing of Ray or of work
+folders: the actor says where its segment goes (the run's work folder, or this node's own folder
+when files travel through Ray).
+
 Two ways for frames to reach workers (``run.transfer``): ``shared``, where workers open the
 source and write segments by path (the local machine, or storage every node mounts), and
 ``ray``, where the driver puts the source's bytes into the object store in pieces (never the
@@ -23,7 +27,9 @@ import ray
 from vidcolor.chunks import Chunk
 from vidcolor.config import Config
 from vidcolor.errors import VidcolorError
-from vidcolor.worker import ChunkWorker, Job, SegmentResult, keep_freed_memory
+from vidcolor.media import Segment
+from vidcolor.resume import segment_name
+from vidcolor.worker import ChunkWorker, Job, keep_freed_memory
 
 PIECE_BYTES = 64 << 20  # the source travels in pieces this large: bounded driver memory
 
@@ -40,10 +46,11 @@ class WorkerInfo:
 
 
 @dataclass(frozen=True)
-class ChunkDone:
-    """A finished chunk: its segment (a path, or its bytes when sent through Ray) and where."""
+class Delivery:
+    """A finished chunk as it reaches the driver: its segment, the segment's bytes when they
+    travel through Ray (None when the file is already in the work folder), and who made it."""
 
-    result: SegmentResult
+    segment: Segment
     data: bytes | None
     worker: WorkerInfo
 
@@ -129,19 +136,24 @@ class RayWorker:
             model=self.worker.describe(),
         )
 
-    def process(self, job: Job, chunk: Chunk, source: Upload | None, counter: Any) -> ChunkDone:
+    def process(
+        self, job: Job, chunk: Chunk, folder: str, source: Upload | None, counter: Any
+    ) -> Delivery:
+        """Colorizes ``chunk`` into the work ``folder``, or through this node's own folder and
+        back as bytes when ``source`` came through Ray."""
         counter.start.remote(chunk.index)
-        local = job
         if source is not None:
-            info = dataclasses.replace(job.info, path=_stage(source))
-            local = dataclasses.replace(job, info=info, work_dir=str(_node_folder(source.run)))
-        result = self.worker.process(local, chunk, lambda n: counter.add.remote(chunk.index, n))
+            job = dataclasses.replace(job, info=dataclasses.replace(job.info, path=_stage(source)))
+            folder = str(_node_folder(source.run))
+        path = Path(folder) / segment_name(chunk.index, job.spec.container)
+        segment = self.worker.process(
+            job, chunk, path, lambda n: counter.add.remote(chunk.index, n)
+        )
         data = None
         if source is not None:
-            segment = Path(result.path)
-            data = segment.read_bytes()
-            segment.unlink()
-        return ChunkDone(result, data, self.describe())
+            data = path.read_bytes()
+            path.unlink()
+        return Delivery(segment, data, self.describe())
 
     def clean(self, run: str) -> None:
         """Removes this node's copies of the run's files (after the run)."""

@@ -1,7 +1,4 @@
-"""Ray at the edge: chunks run on the workers, and a worker lost mid-chunk replaced.
-
-With :mod:`vidcolor.raysession` (the session, the workers' shape) and :mod:`vidcolor.actors`
-(the workers themselves, and files staged for them), the only modules that import ray.
+"""Scheduling: chunks run on the workers, one in flight each, and a worker lost mid-chunk replaced.
 
 Each worker is a Ray actor that loads the model once and takes chunks one at a time; at most one
 chunk per worker is in flight, and each finished chunk is handed back at once so the driver can
@@ -18,16 +15,22 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import ray
 
-from vidcolor.actors import ChunkDone, FrameCounter, RayWorker, Shipment, Upload, WorkerInfo
 from vidcolor.chunks import Chunk
 from vidcolor.config import Config
+from vidcolor.distributed.actors import (
+    Delivery,
+    FrameCounter,
+    RayWorker,
+    Shipment,
+    Upload,
+    WorkerInfo,
+)
 from vidcolor.errors import VidcolorError
-from vidcolor.raysession import WorkerShape
+from vidcolor.placement import WorkerShape
 from vidcolor.worker import Job
 
 log = logging.getLogger(__name__)
@@ -35,24 +38,14 @@ log = logging.getLogger(__name__)
 RESTARTS = 2  # a worker lost mid-chunk is replaced this often before its chunk fails the run
 
 
-@dataclass(frozen=True)
-class Progress:
-    """The run's state for a progress bar: frames done (reused ones included), busy workers."""
-
-    done: int
-    total: int
-    busy: int
-    workers: int
-    reused: int = 0  # frames of segments reused from a stopped run, counted in ``done``
-
-
-def colorize(
+def run_on_actors(
     job: Job,
     chunks: Sequence[Chunk],
     config: Config,
     shape: WorkerShape,
+    folder: str,
     shipment: Shipment | None,
-    on_done: Callable[[ChunkDone], None],
+    on_done: Callable[[Delivery], None],
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[WorkerInfo]:
     """Runs ``chunks`` on ``shape.count`` actors, one in flight each; hands each finished chunk
@@ -83,7 +76,7 @@ def colorize(
                 info.address, info.device, info.model,
             )  # fmt: skip
         source = shipment.source if shipment else None
-        _schedule(actors, chunks, job_ref, source, counter, on_done, on_progress)
+        _schedule(actors, chunks, (job_ref, folder, source, counter), on_done, on_progress)
         if source is not None:
             ray.get([actor.clean.remote(source.run) for actor in actors])
         return infos
@@ -95,19 +88,20 @@ def colorize(
 def _schedule(
     actors: list[Any],
     chunks: Sequence[Chunk],
-    job_ref: Any,
-    source: Upload | None,
-    counter: Any,
-    on_done: Callable[[ChunkDone], None],
+    shared: tuple[Any, str, Upload | None, Any],
+    on_done: Callable[[Delivery], None],
     on_progress: Callable[[int, int], None] | None,
 ) -> None:
+    """Keeps every actor busy with one chunk until all are done; ``shared`` is what every
+    chunk's call takes besides the chunk: the job's ref, the folder, the upload, the counter."""
+    job_ref, folder, source, counter = shared
     pending = list(chunks)
     running: dict[Any, tuple[int, Chunk]] = {}
     idle = list(range(len(actors)))
     while pending or running:
         while idle and pending:
             number, chunk = idle.pop(), pending.pop(0)
-            ref = actors[number].process.remote(job_ref, chunk, source, counter)
+            ref = actors[number].process.remote(job_ref, chunk, folder, source, counter)
             running[ref] = (number, chunk)
             log.info("chunk %d (frames %d..%d) -> worker %d", chunk.index, chunk.start,
                      chunk.stop - 1, number)  # fmt: skip
@@ -118,7 +112,7 @@ def _schedule(
             idle.append(number)
             on_done(finished)  # recorded before it is logged: a logged chunk is resumable
             log.info("chunk %d done by worker %d (pid %d) in %.1f s", chunk.index, number,
-                     finished.worker.pid, finished.result.seconds)  # fmt: skip
+                     finished.worker.pid, finished.segment.seconds)  # fmt: skip
         if on_progress:
             on_progress(ray.get(counter.total.remote()), len(running))
 

@@ -1,4 +1,4 @@
-"""The work directory of a run: finished segments and a manifest, so a stopped run resumes.
+"""Resuming: a run's key, its work folder (finished segments and a manifest), atomic writes.
 
 A run keeps its segments in ``.<output name>.vidcolor-work/`` beside the output (or under
 ``--work-dir``). ``manifest.json`` names the run's key and every finished segment with its size
@@ -22,14 +22,14 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from vidcolor.chunks import Chunk
 from vidcolor.config import Config, to_dict
 from vidcolor.errors import OutputError
+from vidcolor.media import Segment
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -41,7 +41,7 @@ _NOT_IN_KEY = (
 )  # fmt: skip
 
 
-def file_digest(path: str | Path) -> str:
+def file_sha256(path: str | Path) -> str:
     """sha256 of a file's bytes, read in blocks (memory stays flat for any size)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -65,20 +65,6 @@ def run_key(source_digest: str, settings: str, weights_digest: str | None) -> st
     return hashlib.sha256(parts.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class SegmentRecord:
-    """A finished segment in the work directory, the frames of it that start a shot, and those
-    that carry a neighbour's picture because the decoder could not decode them."""
-
-    index: int
-    name: str
-    frames: int
-    size: int
-    sha256: str
-    cuts: tuple[int, ...] | None = None
-    replaced: tuple[int, ...] = ()
-
-
 def segment_name(index: int, container: str) -> str:
     return f"segment_{index:06d}.{container}"
 
@@ -95,7 +81,7 @@ class WorkDir:
         self.path = path
         self.key = key
         self.chunks = tuple(chunks)
-        self.records: dict[int, SegmentRecord] = {}
+        self.records: dict[int, Segment] = {}
         self.discarded = ""  # why the segments found there were not reused, if they were not
 
     @classmethod
@@ -134,29 +120,22 @@ class WorkDir:
         """The chunks still to colorize, in order."""
         return [c for c in self.chunks if c.index not in self.records]
 
-    def record(
-        self,
-        index: int,
-        path: Path,
-        frames: int,
-        cuts: Iterable[int] | None,
-        replaced: Iterable[int] = (),
-    ) -> None:
-        """Adds a finished segment (already at ``path`` in this folder) to the manifest."""
-        cut_tuple = None if cuts is None else tuple(cuts)
-        size, digest = path.stat().st_size, file_digest(path)
-        record = SegmentRecord(index, path.name, frames, size, digest, cut_tuple, tuple(replaced))
-        self.records[index] = record
+    def record(self, segment: Segment) -> None:
+        """Adds a finished segment (its file already in this folder) to the manifest, with the
+        file's size and sha256."""
+        path = self.path / segment.name
+        size, digest = path.stat().st_size, file_sha256(path)
+        self.records[segment.index] = dataclasses.replace(segment, size=size, sha256=digest)
         self._write_manifest()
 
-    def segments(self) -> list[SegmentRecord]:
+    def segments(self) -> list[Segment]:
         """Every chunk's record, in order; all chunks must be finished."""
         return [self.records[c.index] for c in self.chunks]
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
-    def _read_manifest(self) -> list[SegmentRecord] | None:
+    def _read_manifest(self) -> list[Segment] | None:
         """The records of a manifest with this key and chunk plan; None for anything else."""
         try:
             data = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
@@ -177,10 +156,10 @@ class WorkDir:
             self.discarded = "its manifest is damaged"
             return None
 
-    def _intact(self, record: SegmentRecord) -> bool:
+    def _intact(self, record: Segment) -> bool:
         path = self.path / record.name
         with contextlib.suppress(OSError):
-            if path.stat().st_size == record.size and file_digest(path) == record.sha256:
+            if path.stat().st_size == record.size and file_sha256(path) == record.sha256:
                 return True
         return False
 
@@ -220,16 +199,17 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
-def _record(entry: dict[str, Any]) -> SegmentRecord:
+def _record(entry: dict[str, Any]) -> Segment:
     cuts, name = entry.get("cuts"), str(entry["name"])
     if Path(name).name != name or name in ("", ".", ".."):
         raise ValueError(f"segment name {name!r} is not a plain file name")
-    return SegmentRecord(
+    return Segment(
         index=int(entry["index"]),
         name=name,
         frames=int(entry["frames"]),
-        size=int(entry["size"]),
-        sha256=str(entry["sha256"]),
         cuts=None if cuts is None else tuple(int(c) for c in cuts),
         replaced=tuple(int(f) for f in entry.get("replaced", ())),  # older manifests: none
+        seconds=float(entry.get("seconds", 0.0)),
+        size=int(entry["size"]),
+        sha256=str(entry["sha256"]),
     )

@@ -6,11 +6,13 @@ A weights file is self-describing: its string metadata holds ``format`` ("vidcol
 extra strings. safetensors holds raw tensors only, so loading never runs code from the file
 (unlike ``torch.load``'s pickle). Every failure is a one-line :class:`WeightsError` that names
 the file and what to do.
+
+One module past 300 lines: saving, loading and the checks before loading (header, shapes
+against the architecture on the meta device) read the same header and must agree on it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,14 +25,14 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from vidcolor.errors import WeightsError
-from vidcolor.models.legacy import sniff_format
 from vidcolor.models.registry import build_model, list_models
+from vidcolor.models.weights.legacy import sniff_format
+from vidcolor.resume import file_sha256
 
 __all__ = [
     "FORMAT",
     "VERSION",
     "WeightsInfo",
-    "file_sha256",
     "load_weights",
     "read_metadata",
     "save_weights",
@@ -39,7 +41,6 @@ __all__ = [
 FORMAT = "vidcolor-weights"
 VERSION = "1"
 _REQUIRED = ("format", "version", "arch", "arch_kwargs", "render_factor")
-_BLOCK = 1 << 20
 Shape = tuple[int, ...]
 
 
@@ -62,15 +63,6 @@ class WeightsInfo:
     render_factor: int
     sha256: str
     metadata: dict[str, str]
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks so large files use constant memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_weights(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidcolor.errors import ConfigError, WeightsError
-from vidcolor.models.weights import read_metadata
+from vidcolor.models.weights.format import read_metadata
 
 __all__ = ["SUFFIX", "Installed", "check_name", "installed_path", "list_installed", "weights_home"]
 

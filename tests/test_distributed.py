@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -18,11 +17,11 @@ import ray
 from media import ClipSpec, make_clip
 from ray.cluster_utils import Cluster
 
-from vidcolor import actors, cluster, raysession
 from vidcolor.config import RunConfig, load_config
-from vidcolor.errors import ConfigError, VidcolorError, WeightsError
+from vidcolor.distributed import actors, schedule, session
+from vidcolor.errors import VidcolorError, WeightsError
 from vidcolor.pipeline import run
-from vidcolor.raysession import WorkerShape, uses_ray_transfer, worker_shape
+from vidcolor.placement import uses_ray_transfer
 
 # The shipped weights: on a cluster without shared storage they travel to the nodes too.
 FAST = ["model.render_factor=4", "encode.preset=ultrafast", "model.weights=default"]
@@ -71,66 +70,16 @@ def test_two_node_cluster_spreads_chunks_and_matches_one_local_worker(clip, refe
     assert not list((tmp_path / "shared").iterdir())  # the work folder went after success
 
 
-def test_worker_shape_fills_gpus_or_cpus():
-    gpu_nodes = [{"CPU": 8.0, "GPU": 1.0}, {"CPU": 8.0, "GPU": 1.0}]
-    assert worker_shape(RunConfig(), "auto", gpu_nodes, 100) == WorkerShape(2, 2.0, 1.0)
-    half = RunConfig(gpus_per_worker=0.5)
-    assert worker_shape(half, "auto", gpu_nodes, 100) == WorkerShape(4, 2.0, 0.5)
-    assert worker_shape(RunConfig(), "cpu", gpu_nodes, 100) == WorkerShape(8, 2.0, 0.0)
-    assert worker_shape(RunConfig(), "auto", [{"CPU": 2.0}], 100) == WorkerShape(1, 2.0, 0.0)
-    assert worker_shape(RunConfig(), "cpu", gpu_nodes, 3).count == 3  # never more than chunks
-    with pytest.raises(ConfigError, match="no node has more than 1"):
-        worker_shape(RunConfig(gpus_per_worker=2), "auto", gpu_nodes, 100)
-    with pytest.raises(ConfigError, match="do not fit"):
-        worker_shape(RunConfig(workers=3), "auto", gpu_nodes, 100)
-
-
-def test_every_worker_can_be_placed_when_more_are_asked_than_fit():
-    # 3 workers on two 2-CPU nodes: a share of 4/3 CPU would fit only one per node.
-    two_small = [{"CPU": 2.0}, {"CPU": 2.0}]
-    assert worker_shape(RunConfig(workers=3), "cpu", two_small, 100) == WorkerShape(3, 1.0, 0.0)
-    # GPU workers take the CPUs of the GPU nodes, not of a CPU-only head.
-    head_and_gpus = [{"CPU": 8.0}, {"CPU": 4.0, "GPU": 4.0}, {"CPU": 4.0, "GPU": 4.0}]
-    half = RunConfig(gpus_per_worker=0.5)
-    assert worker_shape(half, "auto", head_and_gpus, 100) == WorkerShape(4, 2.0, 0.5)
-    every_half_gpu = RunConfig(gpus_per_worker=0.5, workers=16)
-    assert worker_shape(every_half_gpu, "auto", head_and_gpus, 100) == WorkerShape(16, 0.5, 0.5)
-    one = [{"CPU": 1.0}]
-    assert worker_shape(RunConfig(), "cpu", one, 100) == WorkerShape(1, 1.0, 0.0)
-
-
-def test_workers_fit_each_nodes_memory_and_too_large_frames_are_refused_with_the_estimate():
-    gib = 2**30
-    nodes = [{"CPU": 8.0, "memory": 7.0 * gib}, {"CPU": 8.0, "memory": 3.0 * gib}]
-
-    def needs(size: float) -> Callable[[bool], int]:
-        return lambda gpu: int(size * gib)
-
-    # 2 of 3 GiB workers on the first node, 1 on the second, though the CPUs hold 8.
-    assert worker_shape(RunConfig(), "cpu", nodes, 100, needs(3)) == WorkerShape(
-        3, 2.0, 0.0, 3 * gib
-    )
-    assert worker_shape(RunConfig(), "cpu", nodes, 100, needs(0.5)).count == 8  # CPUs bind
-    with pytest.raises(ConfigError, match="do not fit"):
-        worker_shape(RunConfig(workers=4), "cpu", nodes, 100, needs(3))
-    with pytest.raises(ConfigError, match=r"needs about 7\.5 GiB .* more than 7\.0 GiB"):
-        worker_shape(RunConfig(), "cpu", nodes, 100, needs(7.5))
-    # A GPU worker batches more frames, and is asked for its own estimate.
-    gpu_nodes = [{"CPU": 8.0, "GPU": 1.0, "memory": 7.0 * gib}]
-    shape = worker_shape(RunConfig(), "auto", gpu_nodes, 100, lambda gpu: (5 if gpu else 1) * gib)
-    assert shape == WorkerShape(1, 2.0, 1.0, 5 * gib)
-
-
 def test_a_worker_that_cannot_start_says_why_not_that_it_died(tmp_path):
     missing = load_config(None, [f"model.weights={tmp_path / 'gone.safetensors'}"])
-    with raysession.session(RunConfig()):
+    with session.session(RunConfig()):
         actor_cls = ray.remote(actors.RayWorker).options(num_cpus=0)
         no_weights = actor_cls.remote(missing, 1, None)
         with pytest.raises(WeightsError, match=r"gone\.safetensors"):
-            cluster._get(no_weights.describe.remote(), None)
+            schedule._get(no_weights.describe.remote(), None)
         bad_threads = actor_cls.remote(load_config(None, FAST), -1, None)
         with pytest.raises(VidcolorError, match=r"a worker could not start on .*: RuntimeError"):
-            cluster._get(bad_threads.describe.remote(), None)
+            schedule._get(bad_threads.describe.remote(), None)
 
 
 # -- faults: a subprocess run as a user starts it, watched through its --log-file --------------

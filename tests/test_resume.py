@@ -9,11 +9,12 @@ import pytest
 from vidcolor.chunks import plan_chunks
 from vidcolor.config import load_config
 from vidcolor.errors import OutputError
-from vidcolor.workdir import (
+from vidcolor.media import Segment
+from vidcolor.resume import (
     MANIFEST,
     WorkDir,
     default_work_dir,
-    file_digest,
+    file_sha256,
     run_key,
     settings_digest,
 )
@@ -24,7 +25,7 @@ CHUNKS = plan_chunks(100, 40, 4)  # frames 0..39, 40..79, 80..99
 def _finish(work, index, payload):
     path = work.segment_path(index, "mkv")
     path.write_bytes(payload)
-    work.record(index, path, CHUNKS[index].frames, (index * 40 + 5,))
+    work.record(Segment(index, path.name, CHUNKS[index].frames, (index * 40 + 5,)))
     return path
 
 
@@ -37,7 +38,7 @@ def test_a_reopened_folder_keeps_finished_segments(tmp_path):
     again = WorkDir.open(tmp_path / "w", "k1", CHUNKS)
     assert [c.index for c in again.pending()] == [1]
     assert again.records[2].cuts == (85,)
-    assert again.records[0].sha256 == file_digest(work.path / "segment_000000.mkv")
+    assert again.records[0].sha256 == file_sha256(work.path / "segment_000000.mkv")
     assert not (again.path / "segment_000001.mkv").exists()  # the stray is gone
     assert again.discarded == ""
 
@@ -95,7 +96,7 @@ def test_replaced_frames_are_kept_for_a_resumed_run(tmp_path):
     work = WorkDir.open(tmp_path / "w", "k1", CHUNKS)
     path = work.segment_path(1, "mkv")
     path.write_bytes(b"one")
-    work.record(1, path, CHUNKS[1].frames, None, (41, 42, 77))
+    work.record(Segment(1, path.name, CHUNKS[1].frames, None, (41, 42, 77)))
     _finish(work, 2, b"two")
     again = WorkDir.open(tmp_path / "w", "k1", CHUNKS)
     assert again.records[1].replaced == (41, 42, 77) and again.records[1].cuts is None

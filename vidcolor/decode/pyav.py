@@ -1,21 +1,21 @@
-"""The decoded frame, and the PyAV pieces that both readers of a range of frames share.
+"""The PyAV reader (the default, bit-exact), and the PyAV pieces the damaged-frame reader shares.
 
 Opening the probed file again (it must still hold the probed stream), where to seek for a frame,
-and the luma plane of a decoded frame at the source's own depth and range: used by the plain
-reader in :mod:`vidcolor.decode` and by the damaged-frame reader in :mod:`vidcolor.replace`.
+and the luma plane of a decoded frame at the source's own depth and range: used by
+:func:`read_pyav` here and by :mod:`vidcolor.decode.damaged`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import av
 import numpy as np
 
 from vidcolor.errors import DecodeError, ffmpeg_reason
-from vidcolor.probe import VideoInfo
+from vidcolor.media import Frame, VideoInfo
 
 # Seek targets tried in turn, as frames before ``start``, until decoding does not start
 # after ``start``. A demuxer that seeks by decode timestamp can land on the keyframe just
@@ -27,25 +27,7 @@ _SEEK_BACKOFF = (0, 32, 512)
 # the swscale path shifts them back to native values.
 _SHIFTED = re.compile(r"^p[0-9]{3}(le|be)$")
 _GRAY_FORMATS = ("gray", "gray9le", "gray10le", "gray12le", "gray14le", "gray16le")
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One decoded frame of the selected video stream.
-
-    Attributes:
-        index: Position in presentation order (index into ``VideoInfo.video.pts``).
-        pts: Presentation timestamp in the stream's ``time_base``.
-        luma: ``(H, W)`` Y plane at the source's own bit depth and range, no conversion:
-            uint8 for 8-bit sources, uint16 (native-endian, values < 2**bit_depth) above.
-        replaced_by: For a frame the decoder could not decode (``replace_bad``), the index
-            of the good frame whose picture ``luma`` is; ``None`` for a decoded frame.
-    """
-
-    index: int
-    pts: int
-    luma: np.ndarray
-    replaced_by: int | None = None
+SKIP_HINT = "or use --skip-bad-frames to replace damaged frames by their neighbours"
 
 
 def open_container(info: VideoInfo) -> Any:
@@ -125,3 +107,88 @@ def _luma_is_plane0(fmt: Any) -> bool:
         and not fmt.has_palette
         and not _SHIFTED.match(fmt.name)
     )
+
+
+def opens(info: VideoInfo) -> bool:
+    """Whether PyAV can open the file at all."""
+    try:
+        av.open(str(info.path.absolute())).close()
+    except av.FFmpegError:
+        return False
+    return True
+
+
+def read_pyav(info: VideoInfo, start: int, stop: int, threads: int) -> Iterator[Frame]:
+    """Frames ``start .. stop - 1``, bit-exact: seek to a keyframe before ``start``, decode
+    forward, check every frame's pts against the probe."""
+    if start == stop:
+        return
+    video = info.video
+    with open_container(info) as container:
+        stream = video_stream(container, info, threads)
+        frames = _frames_from(container, stream, info, start)
+        for index in range(start, stop):
+            try:
+                frame = next(frames, None)
+            except av.FFmpegError as error:
+                why = ffmpeg_reason(error)
+                raise DecodeError(
+                    f"{info.path}: cannot decode frame {index} ({why}); the file may be "
+                    f"damaged: copy it again from its source, {SKIP_HINT}",
+                    frame=index,
+                ) from None
+            if frame is None:
+                raise DecodeError(
+                    f"{info.path}: decoding stopped before frame {index} of {video.frame_count}"
+                    "; the file may be truncated",
+                    frame=index,
+                )
+            _check(frame, index, info)
+            yield Frame(index=index, pts=frame.pts, luma=luma_plane(frame))
+
+
+def _check(frame: Any, index: int, info: VideoInfo) -> None:
+    """Raises unless ``frame`` is frame ``index`` as the probe counted it, whole."""
+    video = info.video
+    if frame.pts != video.pts[index]:
+        raise DecodeError(
+            f"{info.path}: frame {index} decoded with pts {frame.pts}, the probe "
+            f"counted {video.pts[index]}; the file changed or its timestamps are broken",
+            frame=index,
+        )
+    check_size(frame, index, info)
+    if frame.is_corrupt:  # the decoder hid errors in it, e.g. with its neighbours' pixels
+        raise DecodeError(
+            f"{info.path}: frame {index} is damaged (the decoder had to conceal errors in "
+            f"it); repair or copy the file again from its source, {SKIP_HINT}",
+            frame=index,
+        )
+
+
+def _frames_from(container: Any, stream: Any, info: VideoInfo, start: int) -> Iterator[Any]:
+    """Decoded frames from frame ``start`` on, after seeking to a keyframe before it."""
+    pts = info.video.pts
+    target = pts[start]
+    landed = None
+    for point in seek_points(start):
+        frames = _decoded_after_seek(container, stream, pts[point], target)
+        first = next(frames, None)
+        if first is not None and first.pts == target:
+            yield first
+            yield from frames
+            return
+        landed = landed if first is None else first.pts  # overshot: seek earlier
+    raise DecodeError(
+        f"{info.path}: cannot reach frame {start} (pts {target}); decoding from the start "
+        f"gives pts {landed} first. Remux the file (ffmpeg -i IN -c copy OUT.mkv) and retry",
+        frame=start,
+    )
+
+
+def _decoded_after_seek(container: Any, stream: Any, seek_pts: int, target: int) -> Iterator[Any]:
+    """Seek back to the keyframe at or before ``seek_pts`` and drop frames before ``target``."""
+    container.seek(seek_pts, stream=stream, backward=True)  # also flushes the decoder
+    for packet in container.demux(stream):
+        for frame in packet.decode():
+            if frame.pts is not None and frame.pts >= target:
+                yield frame
