@@ -6,4 +6,6 @@ bash scripts/setup.sh dev
 .venv/bin/ruff check vidcolor tests scripts
 .venv/bin/ruff format --check vidcolor tests scripts
 .venv/bin/mypy vidcolor
-.venv/bin/python -m pytest "$@"
+# Everything, slow tests included (plain pytest deselects them: pyproject.toml); a -m given
+# here replaces this one.
+.venv/bin/python -m pytest -m "slow or not slow" "$@"
