@@ -63,7 +63,7 @@ def test_default_output_name_and_refusal_to_overwrite(tmp_path, clip):
         ("text", ["run", "{tmp}/notes.mp4"], ["notes.mp4"]),
         ("clip", ["run", "{clip}", "-o", "{clip}"], ["is the input"]),
         ("clip", ["run", "{clip}", "-o", "{tmp}/nowhere/out.mp4"], ["does not exist"]),
-        ("clip", ["run", "{clip}", "-o", "{tmp}/out.avi"], [".mp4, .mov or .mkv"]),
+        ("clip", ["run", "{clip}", "-o", "{tmp}/out.avi"], [".mp4, .mov or .mkv", ".avi"]),
         ("clip", ["run", "{clip}", "--set", "smooth.radius=99"], ["smooth.radius", "0 and 32"]),
         ("clip", ["run", "{clip}", "--codec", "ffv1", "-o", "{tmp}/o.mp4"], ["ffv1", "mkv"]),
     ],

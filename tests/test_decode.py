@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import random
+from fractions import Fraction
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from media import (
@@ -316,3 +320,77 @@ def test_chaplin_random_ranges_equal_sequential_decode(shared_media):
         stop = min(count, start + rng.randint(1, 40))
         _assert_range_matches(info, luma, pts, start, stop)
     _assert_range_matches(info, luma, pts, count - 3, count)
+
+
+# ---------------------------------------------------------------- AVI: no stored pts
+
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")  # Debian's opencv-doc
+
+
+def _ffmpeg_luma_md5(path: Path, rgb: bool) -> list[tuple[int, str]]:
+    """(pts, md5 of the Y plane) of every frame as the ffmpeg binary decodes it: an
+    independent reference (its own demuxer loop and best-effort timestamps)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    plane = ["-pix_fmt", "gray"] if rgb else ["-vf", "extractplanes=y"]
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0"]
+    command += ["-fps_mode", "passthrough", *plane, "-f", "framemd5", "-"]
+    lines = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rows = [line.split(",") for line in lines.splitlines() if line and not line.startswith("#")]
+    return [(int(row[1]), row[5].strip()) for row in rows]
+
+
+def _assert_like_ffmpeg(path: Path, rgb: bool = False, sizes=(1000, 37, 7), **kwargs) -> None:
+    reference = _ffmpeg_luma_md5(path, rgb)
+    info = probe(path)
+    assert info.video.pts == tuple(pts for pts, _ in reference)  # count and every pts
+    count = info.video.frame_count
+    for size in sizes:
+        got = [
+            (frame.pts, hashlib.md5(frame.luma.tobytes()).hexdigest())
+            for start in range(0, count, size)
+            for frame in read_frames(info, start, min(start + size, count), **kwargs)
+        ]
+        assert got == reference, f"chunks of {size}"
+
+
+def make_avi(path: Path, frames: int = 40) -> Path:
+    """MPEG-4 Part 2 in AVI with B-frames whose first two frames are keyframes: the first
+    frame has pts 1 and dts 0, and a seek to pts 1 lands on the second (as in Megamind.avi)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=Fraction(24000, 1001))
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.max_b_frames, stream.codec_context.gop_size = 2, 12
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(clip_luma(ClipSpec(), index)[:64, :96], "gray")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts = index
+            if index == 1:
+                frame.pict_type = av.video.frame.PictureType.I
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_generated_avi_decodes_from_its_first_frame_in_any_chunks(tmp_path):
+    avi = make_avi(tmp_path / "bframes.avi")
+    info = probe(avi)
+    assert info.video.frame_count == 40 and info.video.pts[0] == 1  # the case at hand
+    _assert_like_ffmpeg(avi)
+    _assert_like_ffmpeg(avi, sizes=(1000, 9), replace_bad=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "rgb"), [("Megamind.avi", False), ("vtest.avi", False), ("tree.avi", True)]
+)
+def test_opencv_sample_avis_decode_like_ffmpeg(name, rgb):
+    # Megamind.avi: DivX-style packed B-frames, pts 1..270; vtest.avi: msmpeg4v3; tree.avi:
+    # Cinepak in RGB (its luma goes through swscale, as ffmpeg's gray does).
+    path = OPENCV_DATA / name
+    if not path.is_file():
+        pytest.skip(f"{path} not found (Debian package opencv-doc)")
+    _assert_like_ffmpeg(path, rgb, sizes=(1000, 37))
+    if name == "Megamind.avi":
+        _assert_like_ffmpeg(path, rgb, sizes=(1000, 50), replace_bad=True)

@@ -18,7 +18,15 @@ from typing import Any
 import av
 import numpy as np
 
-from vidcolor.decode.pyav import check_size, luma_plane, open_container, seek_points, video_stream
+from vidcolor.decode.pyav import (
+    check_size,
+    in_presentation_order,
+    luma_plane,
+    open_container,
+    seek_points,
+    seek_timestamp,
+    video_stream,
+)
 from vidcolor.errors import DecodeError, ffmpeg_reason
 from vidcolor.media import Frame, VideoInfo
 
@@ -90,7 +98,7 @@ def _judged(info: VideoInfo, first: int) -> Iterator[tuple[int, Any]]:
         landing, packets = _packets_from(container, video_stream(container, info, 1), info, first)
         expected = first if landing is None else bisect.bisect_left(pts, landing)
         try:
-            for frame in _decode_afresh(info, packets):
+            for frame in in_presentation_order(container, _decode_afresh(info, packets)):
                 index = len(pts) if frame.pts is None else bisect.bisect_left(pts, frame.pts)
                 if index < expected or index == len(pts) or pts[index] != frame.pts:
                     continue  # before the range, late, again, or not a counted frame
@@ -116,7 +124,7 @@ def _packets_from(
     """
     target = info.video.pts[first]
     for point in seek_points(first):
-        container.seek(info.video.pts[point], stream=stream, backward=True)
+        container.seek(seek_timestamp(stream, info, point), stream=stream, backward=True)
         packets = container.demux(stream)
         lead = next(packets, None)
         if lead is not None and (lead.pts is None or lead.pts <= target):

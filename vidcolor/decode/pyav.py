@@ -7,8 +7,10 @@ and the luma plane of a decoded frame at the source's own depth and range: used 
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import av
@@ -26,6 +28,14 @@ _SEEK_BACKOFF = (0, 32, 512)
 # p010/p012/p016/p210/p410 ... keep 10 or 12 bits in the high end of 16 (shifted samples);
 # the swscale path shifts them back to native values.
 _SHIFTED = re.compile(r"^p[0-9]{3}(le|be)$")
+# Containers that store no presentation timestamps, only the order of the coded frames: the
+# pts of their frames are guessed by libavformat's parser, and for DivX-style packed B-frames
+# (MPEG-4 Part 2 in AVI) the guess goes with the wrong picture: Megamind.avi (OpenCV's sample)
+# decodes its pictures in display order, as ffmpeg's, but labelled 1 2 3 5 4 6 8 7 ...
+_GUESSED_PTS_FORMATS = frozenset({"avi"})
+# Output frames over which such labels are put back in order: no decoder reorders further
+# (H.264's largest reorder delay is 16 frames).
+_REORDER_WINDOW = 16
 _GRAY_FORMATS = ("gray", "gray9le", "gray10le", "gray12le", "gray14le", "gray16le")
 SKIP_HINT = "or use --skip-bad-frames to replace damaged frames by their neighbours"
 
@@ -50,6 +60,48 @@ def video_stream(container: Any, info: VideoInfo, threads: int) -> Any:
     stream.codec_context.thread_type = "AUTO"  # frame + slice threads
     stream.codec_context.thread_count = threads
     return stream
+
+
+def seek_timestamp(stream: Any, info: VideoInfo, point: int) -> int:
+    """The timestamp to seek to for frame ``point``: its pts, or for the first frame the
+    stream's start when that is earlier.
+
+    Demuxers seek by their index's timestamps, often decode timestamps: Megamind.avi's first
+    frame has pts 1 and dts 0, and a seek to 1 lands on the second frame.
+    """
+    pts = info.video.pts[point]
+    start = stream.start_time
+    return min(pts, start) if point == 0 and start is not None else pts
+
+
+def in_presentation_order(container: Any, frames: Iterable[Any]) -> Iterator[Any]:
+    """Decoded ``frames`` with their pts in presentation order.
+
+    A decoder outputs pictures in presentation order; where the container stores no pts
+    (:data:`_GUESSED_PTS_FORMATS`) the guessed labels can come out of order, and each frame
+    gets the smallest label not yet given among the next :data:`_REORDER_WINDOW` frames, which
+    is what ffmpeg shows for them (its best-effort timestamps). Elsewhere frames pass unchanged:
+    no frame is held back, so no memory is spent.
+    """
+    if container.format.name not in _GUESSED_PTS_FORMATS:
+        yield from frames
+        return
+    held: deque[Any] = deque()
+    labels: list[int] = []
+    for frame in frames:
+        held.append(frame)
+        if frame.pts is not None:
+            heapq.heappush(labels, frame.pts)
+        if len(held) > _REORDER_WINDOW:
+            yield _relabelled(held.popleft(), labels)
+    while held:
+        yield _relabelled(held.popleft(), labels)
+
+
+def _relabelled(frame: Any, labels: list[int]) -> Any:
+    if frame.pts is not None:
+        frame.pts = heapq.heappop(labels)
+    return frame
 
 
 def check_size(frame: Any, index: int, info: VideoInfo) -> None:
@@ -171,7 +223,7 @@ def _frames_from(container: Any, stream: Any, info: VideoInfo, start: int) -> It
     target = pts[start]
     landed = None
     for point in seek_points(start):
-        frames = _decoded_after_seek(container, stream, pts[point], target)
+        frames = _decoded_after_seek(container, stream, seek_timestamp(stream, info, point), target)
         first = next(frames, None)
         if first is not None and first.pts == target:
             yield first
@@ -188,7 +240,7 @@ def _frames_from(container: Any, stream: Any, info: VideoInfo, start: int) -> It
 def _decoded_after_seek(container: Any, stream: Any, seek_pts: int, target: int) -> Iterator[Any]:
     """Seek back to the keyframe at or before ``seek_pts`` and drop frames before ``target``."""
     container.seek(seek_pts, stream=stream, backward=True)  # also flushes the decoder
-    for packet in container.demux(stream):
-        for frame in packet.decode():
-            if frame.pts is not None and frame.pts >= target:
-                yield frame
+    decoded = (frame for packet in container.demux(stream) for frame in packet.decode())
+    for frame in in_presentation_order(container, decoded):
+        if frame.pts is not None and frame.pts >= target:
+            yield frame
