@@ -181,16 +181,14 @@ def _cuts(segments: Sequence[Segment]) -> tuple[int, ...] | None:
 def _plan_output(
     info: VideoInfo, output: Path | None, config: Config, overwrite: bool
 ) -> asm.OutputPlan:
-    codec = config.encode.codec
-    if output is None:
-        own = asm.container_for(info.path)
-        container = own if own in CODEC_CONTAINERS[codec] else CODEC_CONTAINERS[codec][0]
-        if container == "mp4" and own != "mp4":
-            container = "mkv"  # holds whatever the source had (webm, avi, ts ...)
-        output = asm.default_output(info.path, container)
+    default = asm.default_output(info.path, _default_container(info, config.encode.codec))
+    output = default if output is None else output
     container = asm.container_for(output) or ""
     if not container:
-        raise OutputError(f"cannot write {output.name}: use an .mp4, .mov or .mkv output name")
+        raise OutputError(
+            f"cannot write {output.name}: use an .mp4, .mov or .mkv output name (an .avi, "
+            f".webm or other input gets .mkv by default: without -o, {default.name})"
+        )
     output = output.absolute()
     if output.resolve() == info.path.resolve():
         raise OutputError(f"output {output} is the input; choose another name with -o")
@@ -201,6 +199,14 @@ def _plan_output(
     if not os.access(output.parent, os.W_OK):
         raise OutputError(f"output folder {output.parent} is not writable")
     return asm.plan_output(info, container, output)
+
+
+def _default_container(info: VideoInfo, codec: str) -> str:
+    """The input's own container when it holds ``codec``, else the codec's first choice; an
+    input in any other container (avi, webm, ts ...) gets mkv, which holds whatever it had."""
+    own = asm.container_for(info.path)
+    container = own if own in CODEC_CONTAINERS[codec] else CODEC_CONTAINERS[codec][0]
+    return "mkv" if container == "mp4" and own != "mp4" else container
 
 
 def _join(
