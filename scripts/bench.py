@@ -55,7 +55,7 @@ from vidcolor.media import VideoInfo
 from vidcolor.pipeline import run
 from vidcolor.probing import probe
 from vidcolor.sample import write_sample
-from vidcolor.worker import keep_freed_memory
+from vidcolor.worker import tune_malloc
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "media" / "chaplin.mp4"
 NAMES = {
@@ -226,7 +226,7 @@ def main() -> int:
         clip = DEFAULT_CLIP if DEFAULT_CLIP.exists() else write_sample(tmp / "sample.mp4")
     config = load_config(None, overrides)
     torch.set_num_threads(config.run.cpus_per_worker)  # as each worker runs
-    keep_freed_memory()  # as each worker does (the baseline runs in a process of its own)
+    tune_malloc()  # as each worker does (the baseline runs in a process of its own)
     info = probe(clip)
     start_local_ray(os.cpu_count() or 1)
     steps = {

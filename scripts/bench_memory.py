@@ -27,14 +27,14 @@ from vidcolor.models.weights.shipped import resolve_weights
 from vidcolor.placement import memory_estimate
 from vidcolor.probing import probe
 from vidcolor.sample import write_sample
-from vidcolor.worker import ChunkWorker, Job, keep_freed_memory
+from vidcolor.worker import ChunkWorker, Job, tune_malloc
 
 CONTAINERS = {"h264": "mp4", "ffv1": "mkv", "prores": "mov"}
 
 
 def one_chunk(clip: Path, config: Config, work: Path) -> int:
     """Peak RSS in bytes of this process after colorizing ``clip`` as one chunk."""
-    keep_freed_memory()
+    tune_malloc()
     info = probe(clip)
     container = CONTAINERS[config.encode.codec]
     spec = plan_encode(info.video, config.encode, container)

@@ -29,7 +29,7 @@ from vidcolor.config import Config
 from vidcolor.errors import VidcolorError
 from vidcolor.media import Segment
 from vidcolor.resume import segment_name
-from vidcolor.worker import ChunkWorker, Job, keep_freed_memory
+from vidcolor.worker import ChunkWorker, Job, tune_malloc
 
 PIECE_BYTES = 64 << 20  # the source travels in pieces this large: bounded driver memory
 
@@ -103,7 +103,7 @@ class RayWorker:
     """A ChunkWorker inside a Ray actor: knows its node, and stages files for ``ray`` transfer."""
 
     def __init__(self, config: Config, threads: int, weights: Upload | None) -> None:
-        keep_freed_memory()  # this process is the actor's own
+        tune_malloc()  # this process is the actor's own
         # An error here is kept for describe() to raise: raised by the constructor it would
         # reach the driver as an actor that died, with the cause only in a traceback's text.
         self.failure: Exception | None = None
