@@ -1,4 +1,5 @@
 import io
+import json
 import os
 import subprocess
 import sys
@@ -10,9 +11,20 @@ import pytest
 import torch
 
 from vidcolor.errors import InputError
-from vidcolor.models import load_weights
+from vidcolor.models import create_model, file_sha256, load_weights, save_weights
 from vidcolor.progress import ProgressBar
-from vidcolor.train import TrainConfig, Trainer, learning_rate, split_images
+from vidcolor.train import (
+    FilmAugment,
+    Sampler,
+    TrainConfig,
+    Trainer,
+    degrade_film,
+    learning_rate,
+    parse_schedule,
+    sample_hints,
+    set_shares,
+    split_images,
+)
 
 TINY = TrainConfig(crop=64, batch_size=2, steps=4, warmup=2, checkpoint_every=2)
 
@@ -129,3 +141,181 @@ def test_until_stops_early_and_the_same_run_continues_exactly(tmp_path, images):
     assert continued.step == 3
     continued.run()
     assert_same_weights(straight, continued)
+
+
+# Issue 16: image sets, progressive resizing, hints, film-like inputs, warm start, --resume.
+
+RICH = TrainConfig(
+    crop=64, batch_size=2, steps=4, warmup=2, checkpoint_every=100, hints=True,
+    hint_none=0.25, film=FilmAugment(), set_weighting="sqrt",
+    schedule=((0, 64, 2), (2, 32, 3)),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def second_set(tmp_path_factory) -> Path:
+    """A second image set: green/gray pictures, smaller than the crop (no upscaling at load)."""
+    folder = tmp_path_factory.mktemp("set2")
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        img = np.full((48, 56, 3), (60, 170, 70), np.uint8)
+        img[:, 28:] = 128
+        img = np.clip(img + rng.integers(-15, 15, img.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(folder / f"g{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def test_resume_dir_with_hints_film_and_schedule_continues_bit_for_bit(
+    tmp_path, images, second_set
+):
+    torch.set_num_threads(1)
+    straight = Trainer(RICH, [images, second_set], tmp_path / "a")
+    straight.run()
+    stopped = Trainer(RICH, [images, second_set], tmp_path / "b")
+    stopped.run(until=3)  # stops inside the second phase (crop 32, batch 3)
+    resumed = Trainer.resume(tmp_path / "b")
+    assert resumed.step == 3 and resumed.cfg == RICH
+    resumed.run()
+    assert_same_weights(straight, resumed)
+    assert resumed.history == straight.history and resumed.history[-1]["step"] == 4
+
+
+def test_checkpoint_by_wall_time(tmp_path, images):
+    cfg = TrainConfig(**{**TINY.__dict__, "checkpoint_every": 1000, "checkpoint_minutes": 1e-9})
+    trainer = Trainer(cfg, [images], tmp_path)
+    trainer.run(until=1)  # the end of a session writes one anyway; the clock writes the rest
+    seen = []
+    trainer.save_checkpoint = lambda: seen.append(trainer.step)  # type: ignore[method-assign]
+    trainer.run(until=3)
+    assert seen == [2, 3]
+
+
+def test_resume_needs_a_checkpoint(tmp_path):
+    with pytest.raises(InputError, match="no checkpoint to resume"):
+        Trainer.resume(tmp_path)
+
+
+def test_schedule_sets_crop_and_batch_by_step(images, second_set):
+    assert RICH.phase(0) == (64, 2) and RICH.phase(1) == (64, 2) and RICH.phase(2) == (32, 3)
+    assert TINY.phase(10**6) == (TINY.crop, TINY.batch_size)
+    assert parse_schedule("0:96:16,6000:160:8") == ((0, 96, 16), (6000, 160, 8))
+    with pytest.raises(InputError, match="start at step 0"):
+        TrainConfig(schedule=((5, 96, 16),))
+    with pytest.raises(InputError, match="STEP:CROP:BATCH"):
+        parse_schedule("0:96")
+    trainer = Trainer(RICH, [images, second_set], Path("unused"))
+    batch = trainer.sampler.batch(2, np.random.default_rng(0))
+    assert batch.lightness.shape == (3, 1, 32, 32) and batch.ab.shape == (3, 2, 32, 32)
+    assert batch.hint_ab is not None and batch.hint_ab.shape == (3, 2, 32, 32)
+
+
+def test_config_round_trips_through_its_dict():
+    assert TrainConfig.from_dict(RICH.to_dict()) == RICH
+    assert TrainConfig.from_dict(json.loads(json.dumps(RICH.to_dict()))) == RICH
+    assert TrainConfig.from_dict({"steps": 7}) == TrainConfig(steps=7)  # older checkpoints
+
+
+def test_set_shares_and_sampler_draw_sets_by_share(images, second_set):
+    sqrt = set_shares([942, 300, 3873, 5400, 520], "sqrt")
+    assert sqrt is not None and np.allclose(sqrt.sum(), 1.0)
+    assert np.round(sqrt * 100).tolist() == [15, 8, 30, 36, 11]
+    assert set_shares([3, 4], "images") is None
+    assert np.allclose(set_shares([3, 400], "equal"), [0.5, 0.5])
+    # 3 images in set 0 and 4 in set 1; "equal" must draw each set half the time.
+    sampler = Sampler([np.zeros((8, 8, 3), np.uint8)] * 7, [0, 0, 0, 1, 1, 1, 1],
+                      TrainConfig(set_weighting="equal"))  # fmt: skip
+    picks = sampler.picks(4000, np.random.default_rng(0))
+    assert abs(np.mean(picks < 3) - 0.5) < 0.03 and set(picks) == set(range(7))
+
+
+def test_hints_are_patch_means_of_the_truth():
+    ab = np.random.default_rng(0).uniform(-60, 60, (2, 40, 40)).astype(np.float32)
+    one = TrainConfig(hint_none=0.0, hint_geometric=1.0, hint_max_patch=5)  # exactly one hint
+    hint, mask = sample_hints(ab, one, np.random.default_rng(3))
+    ys, xs = np.nonzero(mask[0])
+    side = ys.max() - ys.min() + 1
+    assert 1 <= side <= 5 and len(ys) == side * (xs.max() - xs.min() + 1) == side * side
+    patch = ab[:, ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    assert np.allclose(hint[:, ys, xs], patch.mean(axis=(1, 2))[:, None], atol=1e-4)
+    assert not hint[:, mask[0] == 0].any()
+    none = TrainConfig(hint_none=1.0)
+    assert not sample_hints(ab, none, np.random.default_rng(3))[1].any()
+    counts = [
+        sample_hints(ab, TrainConfig(), np.random.default_rng(s))[1].any() for s in range(200)
+    ]
+    assert 0.35 < np.mean(counts) < 0.65  # about half the samples are automatic
+
+
+def test_film_degrades_the_input_only(images, second_set):
+    clean = TrainConfig(**{**RICH.__dict__, "film": None})
+    always = TrainConfig(**{**RICH.__dict__, "film": FilmAugment(1, 1, 1, 1, 1, 1, 1)})
+    folders = [images, second_set]
+    a = Trainer(clean, folders, Path("unused")).sampler.batch(0, np.random.default_rng(5))
+    b = Trainer(always, folders, Path("unused")).sampler.batch(0, np.random.default_rng(5))
+    assert torch.equal(a.ab, b.ab)  # the target ab of the clean photo
+    assert a.hint_ab is not None and b.hint_ab is not None and torch.equal(a.hint_ab, b.hint_ab)
+    assert (a.lightness - b.lightness).abs().mean() > 1.0
+    assert b.lightness.min() >= 0 and b.lightness.max() <= 100
+
+
+def test_degrade_film_is_deterministic_and_in_range():
+    luma = np.random.default_rng(0).uniform(0, 1, (64, 48)).astype(np.float32)
+    film = FilmAugment(1, 1, 1, 1, 1, 1, 1)
+    before = luma.copy()
+    one = degrade_film(luma, film, np.random.default_rng(9))
+    assert np.array_equal(luma, before)  # the input is not modified
+    assert np.array_equal(one, degrade_film(luma, film, np.random.default_rng(9)))
+    assert one.shape == luma.shape and one.min() >= 0 and one.max() <= 1
+    assert np.abs(one - luma).mean() > 0.02
+    off = FilmAugment(0, 0, 0, 0, 0, 0, 0)
+    assert np.array_equal(degrade_film(luma, off, np.random.default_rng(9)), luma)
+
+
+def test_warm_start_from_one_channel_weights_keeps_their_output(tmp_path, images):
+    torch.manual_seed(1)
+    v1 = create_model("unet_resnet18", head="bins")
+    save_weights(v1, tmp_path / "v1.safetensors", arch="unet_resnet18",
+                 arch_kwargs={"head": "bins"}, render_factor=21)  # fmt: skip
+    v1, _ = load_weights(tmp_path / "v1.safetensors")  # fp16 values, as the hint net gets them
+    cfg = TrainConfig(**{**TINY.__dict__, "hints": True, "init": str(tmp_path / "v1.safetensors")})
+    trainer = Trainer(cfg, [images], tmp_path / "run")
+    stem = trainer.model.encoder.conv1.weight
+    assert stem.shape == (64, 4, 7, 7) and not stem[:, 1:].any()
+    assert torch.equal(stem[:, :1], v1.encoder.conv1.weight)
+    hinted = trainer.model.eval()
+    lum = torch.rand(1, 1, 64, 96, generator=torch.Generator().manual_seed(0)) * 100
+    with torch.no_grad():
+        assert torch.allclose(hinted(lum), v1(lum), atol=1e-3)
+    trainer.export(tmp_path / "v2.safetensors")
+    model, info = load_weights(tmp_path / "v2.safetensors")
+    assert info.arch_kwargs == {"head": "bins", "hints": True} and model.hints
+    assert info.metadata["train_init_sha256"] == file_sha256(tmp_path / "v1.safetensors")
+
+
+def test_warm_start_refuses_other_shapes(tmp_path, images):
+    small = create_model("unet_resnet18", head="bins", middle_width=16)
+    save_weights(small, tmp_path / "s.safetensors", arch="unet_resnet18",
+                 arch_kwargs={"head": "bins", "middle_width": 16}, render_factor=21)  # fmt: skip
+    cfg = TrainConfig(**{**TINY.__dict__, "init": str(tmp_path / "s.safetensors")})
+    with pytest.raises(InputError, match="does not fit"):
+        Trainer(cfg, [images], tmp_path / "run")
+
+
+def test_cli_resume_takes_only_the_folder(tmp_path, images):
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "vidcolor.cli", "train"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    common = {"capture_output": True, "text": True, "env": env, "timeout": 300, "check": False}
+    first = subprocess.run([*args, str(images), "--out", str(out), "--batch-size", "2",
+                            "--steps", "3", "--until", "1", "--hints", "--film", "--schedule",
+                            "0:64:2,2:32:2", "--set-weighting", "sqrt"], **common)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    refused = subprocess.run([*args, "--resume", str(out), "--steps", "9"], **common)
+    assert refused.returncode == 3 and "drop --steps" in refused.stderr
+    second = subprocess.run([*args, "--resume", str(out), "--export", str(tmp_path / "w.st")],
+                            **common)  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    assert "at step 1" in second.stdout and "3/3 steps" in second.stderr
+    _, info = load_weights(tmp_path / "w.st")
+    assert info.metadata["train_steps"] == "3" and info.arch_kwargs["hints"] is True
+    assert "3/3 steps" in (out / "progress.log").read_text()
