@@ -190,6 +190,15 @@ def test_checkpoint_by_wall_time(tmp_path, images):
     assert seen == [2, 3]
 
 
+def test_relative_folders_are_resolved_and_listed_by_set(tmp_path, images, second_set, monkeypatch):
+    monkeypatch.chdir(images.parent)
+    trainer = Trainer(RICH, [Path(images.name), second_set], tmp_path)
+    assert trainer.folders == [images.resolve(), second_set.resolve()]
+    assert [trainer.sampler.members[k].size for k in (0, 1)] == [3, 4]
+    trainer.save_checkpoint()
+    assert Trainer.resume(tmp_path).data_digest() == trainer.data_digest()
+
+
 def test_resume_needs_a_checkpoint(tmp_path):
     with pytest.raises(InputError, match="no checkpoint to resume"):
         Trainer.resume(tmp_path)

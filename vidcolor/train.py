@@ -416,12 +416,14 @@ class Trainer:
         self.folders = [Path(f).resolve() for f in folders]
         self.device = resolve_device(device)
         torch.manual_seed(cfg.seed)
-        listed = [list_images(f) for f in self.folders]
-        set_of = {p: k for k, paths in enumerate(listed) for p in paths}
+        all_paths = training_images(self.folders)
+        set_of = {p: k for k, folder in enumerate(self.folders) for p in list_images(folder)}
+        self._names = {p: f"{set_of[p]}/{p.relative_to(self.folders[set_of[p]]).as_posix()}"
+                       for p in all_paths}  # fmt: skip
         # Split over the folders' concatenation, as v1 did: with v1's folders listed first,
         # v1's validation images stay validation images, so a run warm-started from v1 is
         # never validated on pictures v1 trained on.
-        self.paths, self.validation = split_images(training_images(folders), cfg.holdout_every)
+        self.paths, self.validation = split_images(all_paths, cfg.holdout_every)
         self.images = load_images(self.paths)
         self.sampler = Sampler(self.images, [set_of[p] for p in self.paths], cfg)
         head = "bins" if cfg.loss == "bins" else "ab"
@@ -467,8 +469,9 @@ class Trainer:
         return self.out_dir / "checkpoint.pt"
 
     def data_digest(self) -> str:
-        """sha256 of the training images' names: a resumed run must draw from the same list."""
-        names = "\n".join(p.as_posix() for p in self.paths)
+        """sha256 of the training images' names (set index and path in its folder): a resumed
+        run must draw from the same list."""
+        names = "\n".join(self._names[p] for p in self.paths)
         return hashlib.sha256(names.encode()).hexdigest()
 
     def _resume(self) -> bool:
