@@ -222,6 +222,8 @@ def test_config_round_trips_through_its_dict():
     assert TrainConfig.from_dict(RICH.to_dict()) == RICH
     assert TrainConfig.from_dict(json.loads(json.dumps(RICH.to_dict()))) == RICH
     assert TrainConfig.from_dict({"steps": 7}) == TrainConfig(steps=7)  # older checkpoints
+    with pytest.raises(InputError, match="does not know"):
+        TrainConfig.from_dict({"steps": 7, "from_the_future": 1})
 
 
 def test_set_shares_and_sampler_draw_sets_by_share(images, second_set):

@@ -120,15 +120,20 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; fields missing from ``d`` take their defaults."""
+        """Inverse of :meth:`to_dict`; fields missing from ``d`` (an older checkpoint) take
+        their defaults, and a field this version does not know is refused, not dropped."""
         kw = dict(d)
+        unknown = sorted(set(kw) - {f.name for f in fields(cls)})
+        if unknown:
+            raise InputError(f"the run's config has fields this vidcolor does not know "
+                             f"({', '.join(unknown)}); use the vidcolor that began it")  # fmt: skip
         if kw.get("film") is not None:
             kw["film"] = FilmAugment(**kw["film"])
         if "schedule" in kw:
             kw["schedule"] = tuple(tuple(p) for p in kw["schedule"])
         if "crop_scale" in kw:
             kw["crop_scale"] = tuple(kw["crop_scale"])
-        return cls(**{f.name: kw[f.name] for f in fields(cls) if f.name in kw})
+        return cls(**kw)
 
     def phase(self, step: int) -> tuple[int, int]:
         """``(crop, batch_size)`` at ``step``."""
