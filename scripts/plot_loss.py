@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 W, H = 1000, 560
-LEFT, RIGHT, TOP, BOTTOM = 90, 30, 50, 70
+LEFT, RIGHT, TOP, BOTTOM = 110, 30, 50, 70
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BLACK, GRAY, BLUE, BAND = (0, 0, 0), (170, 170, 170), (180, 90, 20), (238, 238, 238)
 
@@ -69,13 +69,16 @@ def draw(
     for t in nice_ticks(0, x_hi):
         x, y = px(t, y_lo)
         cv2.line(img, (x, y), (x, y + 6), BLACK, 1)
-        text = f"{t / 1000:g}k" if x_hi >= 2000 else f"{t:g}"
-        cv2.putText(img, text, (x - 14, y + 24), FONT, 0.5, BLACK, 1, cv2.LINE_AA)
+        text = f"{t / 1000:g}k" if x_hi >= 2000 and t else f"{t:g}"
+        (tw, _), _ = cv2.getTextSize(text, FONT, 0.5, 1)
+        cv2.putText(img, text, (x - tw // 2, y + 24), FONT, 0.5, BLACK, 1, cv2.LINE_AA)
     for t in nice_ticks(y_lo, y_hi):
         x, y = px(0, t)
         cv2.line(img, (x - 6, y), (x, y), BLACK, 1)
         cv2.line(img, (x + 1, y), (W - RIGHT, y), (225, 225, 225), 1)
-        cv2.putText(img, f"{t:.3g}", (x - 62, y + 5), FONT, 0.5, BLACK, 1, cv2.LINE_AA)
+        text = f"{t:.3g}"
+        (tw, _), _ = cv2.getTextSize(text, FONT, 0.5, 1)
+        cv2.putText(img, text, (x - 10 - tw, y + 5), FONT, 0.5, BLACK, 1, cv2.LINE_AA)
     raw = np.array([px(s, v) for s, v in zip(steps, losses, strict=True)], np.int32)
     smooth = np.array([px(s, v) for s, v in zip(steps, moving_average(losses, 10), strict=True)])
     cv2.polylines(img, [raw], False, GRAY, 1, cv2.LINE_AA)
