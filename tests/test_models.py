@@ -533,7 +533,7 @@ def test_weights_say_whether_they_take_hints(tmp_path: Path) -> None:
         save_weights(model, tmp_path / f"{hints}.safetensors", arch="unet_resnet18",
                      arch_kwargs=kwargs, render_factor=4)  # fmt: skip
     old, info = load_weights(tmp_path / "False.safetensors")  # a v1-style, 1-channel file
-    assert not old.hints and "hints" not in info.arch_kwargs
+    assert isinstance(old, UNet) and not old.hints and "hints" not in info.arch_kwargs
     assert old.encoder.conv1.weight.shape[1] == 1
     new, info = load_weights(tmp_path / "True.safetensors")
     assert new.hints and info.arch_kwargs["hints"] is True
@@ -541,12 +541,17 @@ def test_weights_say_whether_they_take_hints(tmp_path: Path) -> None:
     hint_ab = np.zeros((2, 2, 64, 64), np.float32)
     hint_mask = np.zeros((2, 1, 64, 64), np.float32)
     hint_ab[:, :, 20:26, 20:26], hint_mask[:, :, 20:26, 20:26] = 50.0, 1.0
-    cfg = {"render_factor": 4, "batch_size": 1, "device": "cpu", "precision": "float32"}
-    auto = Colorizer(ModelConfig(weights=str(tmp_path / "False.safetensors"), **cfg))
+
+    def colorizer(name: str) -> Colorizer:
+        path = str(tmp_path / name)
+        return Colorizer(ModelConfig(path, render_factor=4, batch_size=1, device="cpu",
+                                     precision="float32"))  # fmt: skip
+
+    auto = colorizer("False.safetensors")
     assert not auto.accepts_hints and auto.predict(frames).shape == (2, 2, 64, 64)
     with pytest.raises(ConfigError, match="take no color hints"):
         auto.predict(frames, hint_ab, hint_mask)
-    guided = Colorizer(ModelConfig(weights=str(tmp_path / "True.safetensors"), **cfg))
+    guided = colorizer("True.safetensors")
     assert guided.accepts_hints
     plain = guided.predict(frames)
     assert np.array_equal(plain, guided.predict(frames, 0 * hint_ab, 0 * hint_mask))
