@@ -70,6 +70,17 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("input", type=Path)
     probe.add_argument("--stream", type=int, help="index of the video stream to describe")
     probe.add_argument("--json", action="store_true", help="machine-readable output")
+    shots = sub.add_parser("shots", help="write the first frame of every shot, to paint")
+    shots.add_argument("input", type=Path)
+    shots.add_argument("--out", type=Path, required=True, help="folder for the PNGs, "
+                       "shots.csv and index.html (created if missing)")  # fmt: skip
+    shots.add_argument("--stream", type=int, help="index of the video stream to read")
+    shots.add_argument("--config", type=Path, help="YAML file with config overrides")
+    shots.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    shots.add_argument("--cuts", metavar="FRAMES|FILE", help="frames that start a new shot, "
+                       "besides the detected ones (as for run)")  # fmt: skip
+    shots.add_argument("--cuts-only", action="store_true", help="no cut detection")
+    shots.add_argument("--overwrite", action="store_true", help="replace earlier shots files")
     train = sub.add_parser("train", help="train the native model on folders of color images")
     train.add_argument("data", type=Path, nargs="*", help="folders of .jpg/.png color images, "
                        "one image set each")  # fmt: skip
@@ -233,6 +244,17 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_shots(args: argparse.Namespace) -> int:
+    from vidcolor.config import load_config
+    from vidcolor.shots import CSV_NAME, SHEET_NAME, write_shots
+
+    config = load_config(args.config, _overrides(args))
+    shots = write_shots(args.input, args.out, config, stream=args.stream,
+                        overwrite=args.overwrite)  # fmt: skip
+    print(f"{len(shots)} shot(s): {args.out / CSV_NAME}, {args.out / SHEET_NAME}")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -360,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {
         "run": _cmd_run,
         "probe": _cmd_probe,
+        "shots": _cmd_shots,
         "sample": _cmd_sample,
         "train": _cmd_train,
         "eval": _cmd_eval,
