@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from media import CUT_SPEC, decode_all_luma, frame_times
 
+import vidcolor
 from vidcolor.cli import main
-from vidcolor.config import Config, load_config
+from vidcolor.config import Config
 from vidcolor.errors import OutputError
 from vidcolor.shots import timecode, write_shots
 
@@ -59,9 +60,12 @@ def test_listed_cuts_only_through_the_cli(
     assert main(["shots", str(cut_clip), "--out", str(out), "--cuts", "12,45", "--cuts-only"]) == 0
     assert sorted(p.name for p in out.glob("*.png")) == ["000000.png", "000012.png", "000045.png"]
     assert "3 shot(s)" in capsys.readouterr().out
-    # With detection on, the listed cuts come on top of the detected one.
-    again = write_shots(cut_clip, tmp_path / "both", load_config(None, ["smooth.cuts=12"]))
+    # With detection on, the listed cuts come on top of the detected one (the library call).
+    again = vidcolor.write_shots(
+        str(cut_clip), str(tmp_path / "both"), overrides=["smooth.cuts=12"]
+    )
     assert [s.first for s in again] == [0, 12, CUT_SPEC.cut_at]
+    assert (tmp_path / "both" / "000012.png").is_file()
 
 
 def test_existing_shots_are_refused_unless_overwrite(cut_clip: Path, tmp_path: Path) -> None:
