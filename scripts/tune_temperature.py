@@ -32,7 +32,7 @@ from vidcolor.colorize import render_lightness, render_size
 from vidcolor.evaluate import list_images, merge_gray_ab, read_rgb, to_gray
 from vidcolor.models import abbins
 from vidcolor.models.weights import load_weights, save_weights
-from vidcolor.train import bin_counts
+from vidcolor.training.data import bin_counts
 
 TEMPERATURES = (0.38, 0.55, 0.7)
 LAMBDAS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)

@@ -7,13 +7,16 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from vidcolor.errors import WeightsError
+from vidcolor.colorize import Colorizer
+from vidcolor.config import ModelConfig
+from vidcolor.errors import ConfigError, WeightsError
 from vidcolor.models import create_model, list_models, resnet
 from vidcolor.models.unet import PixelShuffleICNR, SelfAttention, UNet, deoldify_widths, icnr_
 from vidcolor.models.weights import load_weights, save_weights
@@ -469,3 +472,83 @@ def test_a_bfloat16_network_keeps_its_decoding_tables_in_float32_and_stays_close
         ab = half(lightness)
     assert ab.dtype == torch.float32
     assert (ab - reference).abs().mean() < 0.5  # ab units; 1 is about the least visible step
+
+
+# Hint inputs (issue 16; Zhang et al. 2017): L + sparse ab hints + mask.
+
+
+def _hint_at(lum_t: Tensor, y: int, x: int, side: int, ab: tuple[float, float]):
+    n, _, h, w = lum_t.shape
+    hint, mask = torch.zeros(n, 2, h, w), torch.zeros(n, 1, h, w)
+    hint[:, 0, y : y + side, x : x + side] = ab[0]
+    hint[:, 1, y : y + side, x : x + side] = ab[1]
+    mask[:, :, y : y + side, x : x + side] = 1.0
+    return hint, mask
+
+
+def test_hint_network_takes_four_channels_and_zero_hints_are_the_automatic_mode() -> None:
+    torch.manual_seed(0)
+    model = create_model("unet_resnet18", head="bins", hints=True, **TINY).eval()
+    assert model.hints and model.encoder.conv1.weight.shape == (64, 4, 7, 7)
+    x = lum(1, 64, 96)
+    zeros = torch.zeros(1, 2, 64, 96), torch.zeros(1, 1, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(model(x), model(x, *zeros))
+
+
+def test_hints_change_the_output_where_they_are_given() -> None:
+    torch.manual_seed(0)
+    model = create_model("unet_resnet18", head="bins", hints=True, **TINY).eval()
+    x = lum(1, 96, 96)
+    with torch.no_grad():
+        auto = model(x)
+        hinted = model(x, *_hint_at(x, 10, 10, 5, (60.0, -40.0)))
+    change = (hinted - auto).abs().sum(dim=1)[0]
+    near, far = change[8:17, 8:17].mean(), change[64:, 64:].mean()
+    assert near > 0.05 and near > 5 * far
+
+
+def test_hints_are_refused_by_a_network_without_hint_inputs() -> None:
+    model = create_model("unet_resnet18", **TINY).eval()
+    x = lum(1, 32, 32)
+    with pytest.raises(ValueError, match="takes no hints"):
+        model(x, *_hint_at(x, 0, 0, 2, (1.0, 1.0)))
+    hinting = create_model("unet_resnet18", hints=True, **TINY).eval()
+    with pytest.raises(ValueError, match="together"):
+        hinting(x, torch.zeros(1, 2, 32, 32))
+    with pytest.raises(ValueError, match="shape"):
+        hinting(x, torch.zeros(1, 2, 32, 64), torch.zeros(1, 1, 32, 64))
+
+
+def test_weights_say_whether_they_take_hints(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    for hints in (False, True):
+        model = create_model("unet_resnet18", head="bins", hints=hints, **TINY)
+        kwargs = {"head": "bins", **TINY, **({"hints": True} if hints else {})}
+        save_weights(model, tmp_path / f"{hints}.safetensors", arch="unet_resnet18",
+                     arch_kwargs=kwargs, render_factor=4)  # fmt: skip
+    old, info = load_weights(tmp_path / "False.safetensors")  # a v1-style, 1-channel file
+    assert isinstance(old, UNet) and not old.hints and "hints" not in info.arch_kwargs
+    assert old.encoder.conv1.weight.shape[1] == 1
+    new, info = load_weights(tmp_path / "True.safetensors")
+    assert new.hints and info.arch_kwargs["hints"] is True
+    frames = np.random.default_rng(0).uniform(0, 100, (2, 64, 64)).astype(np.float32)
+    hint_ab = np.zeros((2, 2, 64, 64), np.float32)
+    hint_mask = np.zeros((2, 1, 64, 64), np.float32)
+    hint_ab[:, :, 20:26, 20:26], hint_mask[:, :, 20:26, 20:26] = 50.0, 1.0
+
+    def colorizer(name: str) -> Colorizer:
+        path = str(tmp_path / name)
+        return Colorizer(ModelConfig(path, render_factor=4, batch_size=1, device="cpu",
+                                     precision="float32"))  # fmt: skip
+
+    auto = colorizer("False.safetensors")
+    assert not auto.accepts_hints and auto.predict(frames).shape == (2, 2, 64, 64)
+    with pytest.raises(ConfigError, match="take no color hints"):
+        auto.predict(frames, hint_ab, hint_mask)
+    guided = colorizer("True.safetensors")
+    assert guided.accepts_hints
+    plain = guided.predict(frames)
+    assert np.array_equal(plain, guided.predict(frames, 0 * hint_ab, 0 * hint_mask))
+    change = np.abs(guided.predict(frames, hint_ab, hint_mask) - plain)
+    assert change[..., 20:26, 20:26].mean() > 0.05

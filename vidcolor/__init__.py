@@ -6,6 +6,7 @@ The library's face, as the CLI uses it::
 
     summary = vidcolor.run("movie.mp4")  # writes movie.color.mp4 beside it
     info = vidcolor.probe("movie.mp4")  # streams, exact frame count and pts
+    shots = vidcolor.write_shots("movie.mp4", "shots/")  # each shot's first frame, to paint
     rgb = vidcolor.colorize_image(gray)  # one picture, (H, W) or (H, W, 3) uint8
 
 Heavy modules (torch, PyAV, Ray) load on the first call, not on ``import vidcolor``.
@@ -24,9 +25,10 @@ if TYPE_CHECKING:
     from vidcolor.media import VideoInfo
     from vidcolor.pipeline import RunSummary
     from vidcolor.progress import Progress
+    from vidcolor.shots import Shot
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "colorize_image", "probe", "run"]
+__all__ = ["__version__", "colorize_image", "probe", "run", "write_shots"]
 
 
 def run(
@@ -74,6 +76,31 @@ def probe(path: str | Path, stream: int | None = None) -> VideoInfo:
     from vidcolor.probing import probe as probe_file
 
     return probe_file(Path(path), stream=stream)
+
+
+def write_shots(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    config: Config | None = None,
+    overrides: Sequence[str] = (),
+    overwrite: bool = False,
+    stream: int | None = None,
+) -> tuple[Shot, ...]:
+    """Writes the first frame of every shot of ``source`` into ``out_dir`` as a gray PNG named
+    by its zero-based frame number, with ``shots.csv`` and an ``index.html`` contact sheet.
+
+    The shots are the ones a run with the same settings finds (``smooth.cut_threshold``,
+    ``smooth.cuts``, ``smooth.detect_cuts``). See :func:`vidcolor.shots.write_shots`.
+
+    Raises:
+        VidcolorError: for anything the user can fix, with a one-line message.
+    """
+    from vidcolor.config import load_config
+    from vidcolor.shots import write_shots as write
+
+    chosen = config if config is not None else load_config(None, overrides)
+    return write(Path(source), Path(out_dir), chosen, stream=stream, overwrite=overwrite)
 
 
 def colorize_image(

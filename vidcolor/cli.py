@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vidcolor import __version__
 from vidcolor.config import CODECS, DEVICES, SMOOTH_MODES
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import ConfigError, VidcolorError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,9 +70,23 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("input", type=Path)
     probe.add_argument("--stream", type=int, help="index of the video stream to describe")
     probe.add_argument("--json", action="store_true", help="machine-readable output")
+    shots = sub.add_parser("shots", help="write the first frame of every shot, to paint")
+    shots.add_argument("input", type=Path)
+    shots.add_argument("--out", type=Path, required=True, help="folder for the PNGs, "
+                       "shots.csv and index.html (created if missing)")  # fmt: skip
+    shots.add_argument("--stream", type=int, help="index of the video stream to read")
+    shots.add_argument("--config", type=Path, help="YAML file with config overrides")
+    shots.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    shots.add_argument("--cuts", metavar="FRAMES|FILE", help="frames that start a new shot, "
+                       "besides the detected ones (as for run)")  # fmt: skip
+    shots.add_argument("--cuts-only", action="store_true", help="no cut detection")
+    shots.add_argument("--overwrite", action="store_true", help="replace earlier shots files")
     train = sub.add_parser("train", help="train the native model on folders of color images")
-    train.add_argument("data", type=Path, nargs="+", help="folders of .jpg/.png color images")
-    train.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt")
+    train.add_argument("data", type=Path, nargs="*", help="folders of .jpg/.png color images, "
+                       "one image set each")  # fmt: skip
+    train.add_argument("--out", type=Path, help="folder for checkpoint.pt")
+    train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR "
+                       "with the config and folders its checkpoint records")  # fmt: skip
     train.add_argument("--export", type=Path, help="write the trained weights here at the end")
     train.add_argument("--device", default="auto", choices=DEVICES)
     train.add_argument("--until", type=int, help="stop at this step (the schedule still "
@@ -80,8 +94,16 @@ def _parser() -> argparse.ArgumentParser:
     for name, kind in (("arch", str), ("loss", str), ("crop", int), ("batch-size", int),
                        ("steps", int), ("lr", float), ("seed", int), ("render-factor", int),
                        ("checkpoint-every", int), ("warmup", int), ("rebalance", float),
-                       ("holdout-every", int)):  # fmt: skip
+                       ("holdout-every", int), ("set-weighting", str), ("init", str),
+                       ("hint-none", float), ("hint-geometric", float), ("hint-max-patch", int),
+                       ("checkpoint-minutes", float), ("snapshot-every", int)):  # fmt: skip
         train.add_argument(f"--{name}", type=kind)
+    train.add_argument("--schedule", metavar="STEP:CROP:BATCH,...",
+                       help="progressive resizing, e.g. 0:96:16,6000:160:8")  # fmt: skip
+    train.add_argument("--hints", action="store_const", const=True,
+                       help="train the network that also takes ab hints (Zhang 2017)")  # fmt: skip
+    train.add_argument("--film", action="store_const", const=True,
+                       help="degrade inputs like old film (grain, blur, dust, ...)")  # fmt: skip
 
     ev = sub.add_parser("eval", help="score colorization on color images or a color video")
     ev.add_argument("source", type=Path, help="a folder of color images, or a color video")
@@ -222,20 +244,56 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_shots(args: argparse.Namespace) -> int:
+    from vidcolor.config import load_config
+    from vidcolor.shots import CSV_NAME, SHEET_NAME, write_shots
+
+    config = load_config(args.config, _overrides(args))
+    shots = write_shots(args.input, args.out, config, stream=args.stream,
+                        overwrite=args.overwrite)  # fmt: skip
+    print(f"{len(shots)} shot(s): {args.out / CSV_NAME}, {args.out / SHEET_NAME}")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
+    import vidcolor
     from vidcolor.progress import ProgressBar
-    from vidcolor.train import TrainConfig, Trainer
+    from vidcolor.training import FilmAugment, TrainConfig, Trainer, parse_schedule
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     chosen = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    trainer = Trainer(TrainConfig(**chosen), args.data, args.out, device=args.device)
+    if args.resume is not None:
+        if chosen or args.data or args.out:
+            extra = ["FOLDER"] * bool(args.data) + ["--out"] * (args.out is not None)
+            given = ", ".join([*(f"--{k.replace('_', '-')}" for k in chosen), *extra])
+            raise ConfigError(f"--resume reads the config and folders from its checkpoint; "
+                              f"drop {given}")  # fmt: skip
+        trainer = Trainer.resume(args.resume, device=args.device)
+    else:
+        if not args.data or args.out is None:
+            raise ConfigError("vidcolor train needs FOLDER... and --out DIR (or --resume DIR)")
+        if "schedule" in chosen:
+            chosen["schedule"] = parse_schedule(chosen["schedule"])
+        if chosen.get("film"):
+            chosen["film"] = FilmAugment()
+        trainer = Trainer(TrainConfig(**chosen), args.data, args.out, device=args.device)
+    print(f"vidcolor {Path(vidcolor.__file__).parent}: {len(trainer.paths)} training images, "
+          f"{len(trainer.validation)} held out", flush=True)  # fmt: skip
     if trainer.step:
         print(f"resuming from {trainer.checkpoint_path} at step {trainer.step}", flush=True)
     bar = ProgressBar(sys.stderr, interval=30.0, unit="steps", initial=trainer.step)
-    trainer.run(on_step=lambda step, steps, loss: bar.update(step, steps, f"loss {loss:.4f}"),
-                until=args.until)  # fmt: skip
+    trainer.out_dir.mkdir(parents=True, exist_ok=True)
+    with open(trainer.out_dir / "progress.log", "a", encoding="utf-8") as log:
+        logged = ProgressBar(log, interval=60.0, unit="steps", initial=trainer.step)
+
+        def on_step(step: int, steps: int, loss: float) -> None:
+            note = f"loss {loss:.4f} crop {trainer.cfg.phase(step)[0]}"
+            bar.update(step, steps, note)
+            logged.update(step, steps, note)
+
+        trainer.run(on_step=on_step, until=args.until)
     bar.close()
     if args.export:
         trainer.export(args.export)
@@ -324,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {
         "run": _cmd_run,
         "probe": _cmd_probe,
+        "shots": _cmd_shots,
         "sample": _cmd_sample,
         "train": _cmd_train,
         "eval": _cmd_eval,

@@ -192,6 +192,8 @@ class Colorizer:
         if isinstance(model, DeOldifyGenerator):
             model = DeOldifyAb(model)
         self.square = isinstance(model, DeOldifyAb)  # DeOldify stretches frames to a square
+        # Hint inputs (issue 16): weights files that take them say so in arch_kwargs.
+        self.accepts_hints = bool(getattr(model, "hints", False))
         # channels_last: oneDNN's and cuDNN's fast convolution layout (0.30 vs 0.41 s per frame
         # at 320x256 on 2 CPU cores, measured here).
         model = model.to(self.device, self.dtype).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -215,31 +217,41 @@ class Colorizer:
         return render_size(width, height, sar, factor)
 
     @torch.inference_mode()
-    def predict(self, lightness: np.ndarray) -> np.ndarray:
-        """Predicts ab for frames given as lightness.
+    def predict(
+        self,
+        lightness: np.ndarray,
+        hint_ab: np.ndarray | None = None,
+        hint_mask: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Predicts ab for frames given as lightness, and user hints where given.
 
         Args:
             lightness: ``(N, H, W)`` float32 Lab L in [0, 100] at a size from
                 :meth:`render_size` (native models: multiples of 32; DeOldify: even).
+            hint_ab: ``(N, 2, H, W)`` float32 ab hints in Lab units, or ``None``: the
+                automatic mode, the same as all-zero hints. Only for :attr:`accepts_hints`.
+            hint_mask: ``(N, 1, H, W)``, 1 where ``hint_ab`` holds a hint; with ``hint_ab``.
 
         Returns:
             ``(N, 2, H, W)`` float32 ab in Lab units.
         """
         if lightness.ndim != 3:
             raise ValueError(f"predict expects (N, H, W) lightness, got shape {lightness.shape}")
+        if hint_ab is not None and not self.accepts_hints:
+            raise ConfigError(f"these weights take no color hints ({self.description}); "
+                              "use weights trained with hints")  # fmt: skip
         out = []
         for lo in range(0, len(lightness), self.batch_size):
-            part = torch.from_numpy(np.ascontiguousarray(lightness[lo : lo + self.batch_size]))
-            n = len(part)
-            if n < self.batch_size:
-                pad = part.new_zeros((self.batch_size - n, *part.shape[1:]))
-                part = torch.cat([part, pad])
-            if self.device.type == "cuda":  # page-locked: copied by DMA, no staging copy
-                part = part.pin_memory()
-            batch = part[:, None].to(self.device, non_blocking=True)
-            batch = batch.contiguous(memory_format=torch.channels_last)
+            batch = self._batch(lightness[lo : lo + self.batch_size])
+            n = min(self.batch_size, len(lightness) - lo)
             self._warm_up(batch)
-            ab = self.model(batch)[:n].float()
+            if hint_ab is None or hint_mask is None:
+                ab = self.model(batch)[:n].float()
+            else:
+                hints = (
+                    self._batch(part[lo : lo + self.batch_size]) for part in (hint_ab, hint_mask)
+                )
+                ab = self.model(batch, *hints)[:n].float()
             if not bool(torch.isfinite(ab).all()):
                 raise VidcolorError(
                     f"the network returned non-finite colors ({self.description}) at a "
@@ -248,6 +260,19 @@ class Colorizer:
                 )
             out.append(ab.contiguous().cpu().numpy())
         return np.concatenate(out)
+
+    def _batch(self, frames: np.ndarray) -> torch.Tensor:
+        """``(n, H, W)`` or ``(n, C, H, W)`` frames as a full ``(batch_size, C, H, W)`` batch on
+        the device, channels_last, padded with zeros."""
+        part = torch.from_numpy(np.ascontiguousarray(frames))
+        n = len(part)
+        if n < self.batch_size:
+            pad = part.new_zeros((self.batch_size - n, *part.shape[1:]))
+            part = torch.cat([part, pad])
+        if self.device.type == "cuda":  # page-locked: copied by DMA, no staging copy
+            part = part.pin_memory()
+        batch = (part[:, None] if part.ndim == 3 else part).to(self.device, non_blocking=True)
+        return batch.contiguous(memory_format=torch.channels_last)
 
     def _warm_up(self, batch: torch.Tensor) -> None:
         """Runs the network once, on zeros, before its first real batch of a given shape.

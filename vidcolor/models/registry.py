@@ -18,7 +18,7 @@ from typing import Any
 from torch import nn
 
 from vidcolor.models import deoldify, resnet
-from vidcolor.models.unet import UNet
+from vidcolor.models.unet import HINT_CHANNELS, UNet
 
 __all__ = ["build_model", "create_model", "list_models"]
 
@@ -29,10 +29,12 @@ _WIDE_DECODER: dict[str, Any] = {"middle_width": 256, "decoder_widths": (512, 25
 
 
 def _unet(encoder: Callable[..., resnet.ResNet], defaults: dict[str, Any]) -> Callable[..., UNet]:
-    """Make a builder: 1-channel ``encoder`` plus a UNet whose defaults ``**kw`` can override."""
+    """Make a builder: ``encoder`` (1 input channel, or L + hints with ``hints=True``) plus a
+    UNet whose defaults ``**kw`` can override."""
 
-    def build(**kw: Any) -> UNet:
-        return UNet(encoder(in_chans=1), **{**defaults, **kw})
+    def build(*, hints: bool = False, **kw: Any) -> UNet:
+        in_chans = HINT_CHANNELS if hints else 1
+        return UNet(encoder(in_chans=in_chans), hints=hints, **{**defaults, **kw})
 
     return build
 
@@ -63,7 +65,7 @@ def create_model(name: str, **kw: Any) -> UNet:
         name: one of :func:`list_models`.
         **kw: keyword arguments of :class:`~vidcolor.models.unet.UNet` overriding the defaults
             (``middle_width``, ``decoder_widths``, ``self_attention``, ``blur``, ``spectral``,
-            ``ab_max``, ``head``).
+            ``ab_max``, ``head``, ``hints``: the 4-channel stem that takes ab hints).
 
     Raises:
         ValueError: ``name`` is unknown; the message lists the known names.

@@ -8,6 +8,11 @@ written out as plain modules with an explicit ``forward``:
       -> PixelShuffle_ICNR to full size -> concat input ("last_cross") -> ResBlock -> 1x1 conv
       -> ab = ab_max * tanh(.)
 
+With ``hints=True`` the encoder's stem takes 4 channels: L, a sparse ab hint map and its mask
+(Zhang et al. 2017, "Real-Time User-Guided Image Colorization with Learned Deep Priors"); all
+zeros is the automatic mode. The last cross still concatenates L alone, so a hint network has
+every tensor of the automatic one except a wider ``encoder.conv1.weight``.
+
 Unlike DeOldify the channel widths are arguments, so a small model is possible; with
 ``middle_width`` = deepest encoder width and ``decoder_widths=None`` they are DeOldify's own.
 
@@ -28,7 +33,18 @@ from torch.nn.utils.parametrizations import spectral_norm
 from vidcolor.models import abbins
 from vidcolor.models.resnet import ResNet
 
-__all__ = ["PixelShuffleICNR", "ResBlock", "SelfAttention", "UNet", "UnetBlock", "icnr_"]
+__all__ = [
+    "HINT_CHANNELS",
+    "PixelShuffleICNR",
+    "ResBlock",
+    "SelfAttention",
+    "UNet",
+    "UnetBlock",
+    "icnr_",
+]
+
+
+HINT_CHANNELS = 4  # L, hint a, hint b, hint mask
 
 
 def _maybe_spectral(conv: nn.Conv2d, spectral: bool) -> nn.Module:
@@ -214,7 +230,7 @@ class UNet(nn.Module):
     """ResNet-UNet mapping the Lab L channel to the ab channels.
 
     Args:
-        encoder: ResNet trunk with ``in_chans=1``.
+        encoder: ResNet trunk with ``in_chans=1`` (``in_chans=4`` with ``hints``).
         middle_width: width of the middle block, which maps the deepest features through
             ``2 * middle_width`` to ``middle_width`` channels; ``None`` keeps the deepest
             encoder width, DeOldify's ``ni -> 2 ni -> ni``.
@@ -231,12 +247,14 @@ class UNet(nn.Module):
             mode is too often a neutral bin; adding ``log`` of the rebalancing weights
             (:func:`abbins.prior_bias`) applies the rebalancing at inference instead (logit
             adjustment, Menon et al. 2021), with a strength chosen on validation images.
+        hints: the network also takes an ab hint map and its mask (see :meth:`forward`).
         ab_max: output bound in Lab units of the "ab" head. The ab gamut of sRGB (D65) spans about
             a in [-86, 98], b in [-108, 95], so 110 reaches every sRGB colour while
             ``tanh`` keeps predictions inside a plausible range.
 
     Attributes:
         size_multiple: H and W of the input must be multiples of this (the encoder's stride).
+        hints: whether the network accepts hints; weights files say so in ``arch_kwargs``.
     """
 
     size_multiple = 32
@@ -254,12 +272,16 @@ class UNet(nn.Module):
         spectral: bool = False,
         ab_max: float = 110.0,
         head: str = "ab",
+        hints: bool = False,
         temperature: float = abbins.TEMPERATURE,
         logit_bias: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
-        if encoder.in_chans != 1:
-            raise ValueError(f"encoder must take 1 input channel (L), got {encoder.in_chans}")
+        want = HINT_CHANNELS if hints else 1
+        if encoder.in_chans != want:
+            what = "L, hint ab and mask" if hints else "L"
+            raise ValueError(f"encoder must take {want} input channels ({what}), "
+                             f"got {encoder.in_chans}")  # fmt: skip
         ch = encoder.channels
         mid = ch[4] if middle_width is None else middle_width
         if decoder_widths is None:
@@ -272,6 +294,7 @@ class UNet(nn.Module):
         self.encoder = encoder
         self.ab_max = ab_max
         self.head_kind = head
+        self.hints = hints
         self.temperature = temperature
         self.middle = nn.Sequential(
             nn.BatchNorm2d(ch[4]),
@@ -295,17 +318,25 @@ class UNet(nn.Module):
             raise ValueError(f"logit_bias needs {len(centres)} values, got {tuple(bias.shape)}")
         self.register_buffer("logit_bias", bias.float(), persistent=False)  # in arch_kwargs
 
-    def forward(self, lum: Tensor) -> Tensor:
-        """Predict ab from L.
+    def forward(
+        self, lum: Tensor, hint_ab: Tensor | None = None, hint_mask: Tensor | None = None
+    ) -> Tensor:
+        """Predict ab from L, and from user hints where the network takes them.
 
         Args:
             lum: Lab lightness in [0, 100], shape ``(N, 1, H, W)`` with H, W multiples of 32.
+            hint_ab: ``(N, 2, H, W)`` ab in Lab units where a hint is given (anything, usually
+                0, elsewhere); ``None`` = no hints (the automatic mode, as all zeros).
+            hint_mask: ``(N, 1, H, W)``, 1 where a hint is given, else 0; with ``hint_ab``.
 
         Returns:
             ab in Lab units, shape ``(N, 2, H, W)``: ``ab_max * tanh`` of the head for
             ``head="ab"``, the annealed mean of the bin distribution for ``head="bins"``.
+
+        Raises:
+            ValueError: a bad shape, or hints given to a network without hint inputs.
         """
-        features = self.features(lum)
+        features = self.features(lum, hint_ab, hint_mask)
         if self.head_kind == "bins":
             conv = cast(nn.Conv2d, self.head[0])
             return abbins.decode_head(
@@ -313,18 +344,24 @@ class UNet(nn.Module):
             )
         return self.ab_max * torch.tanh(self.head(features).float())
 
-    def head_output(self, lum: Tensor) -> Tensor:
+    def head_output(
+        self, lum: Tensor, hint_ab: Tensor | None = None, hint_mask: Tensor | None = None
+    ) -> Tensor:
         """The head before decoding: ``(N, 2, H, W)`` for ``head="ab"``, bin logits
         ``(N, Q, H, W)`` for ``head="bins"`` (what the classification loss trains)."""
-        return self.head(self.features(lum))
+        return self.head(self.features(lum, hint_ab, hint_mask))
 
-    def features(self, lum: Tensor) -> Tensor:
+    def features(
+        self, lum: Tensor, hint_ab: Tensor | None = None, hint_mask: Tensor | None = None
+    ) -> Tensor:
         """The decoder's full-resolution features, the head's input, in the network's dtype."""
         _check_input(lum)
         # [0, 100] -> [-1, 1], the range the convs are initialised for; scaled in float32
         # before any cast, so a bfloat16 network sees L in steps of 0.2, not 0.4.
         x = (lum.float() / 50.0 - 1.0).to(self.encoder.conv1.weight.dtype)
-        stem, s4, s8, s16, s32 = self.encoder.forward_features(x)
+        stem, s4, s8, s16, s32 = self.encoder.forward_features(
+            self._stem_input(x, hint_ab, hint_mask)
+        )
         y = self.middle(s32)
         y = self.up16(y, s16)
         y = self.up8(y, s8)
@@ -332,6 +369,25 @@ class UNet(nn.Module):
         y = self.up2(y, stem)
         y = self.up1(y)
         return self.res(torch.cat([y, x], dim=1))  # DeOldify's "last_cross": full-res input detail
+
+    def _stem_input(self, x: Tensor, hint_ab: Tensor | None, hint_mask: Tensor | None) -> Tensor:
+        """``x`` (scaled L) alone, or with the hints: ab / ``ab_max`` (the range [-1, 1] that L
+        has) and the mask; zeros when no hints are given."""
+        if (hint_ab is None) != (hint_mask is None):
+            raise ValueError("give hint_ab and hint_mask together, or neither")
+        if not self.hints:
+            if hint_ab is not None:
+                raise ValueError("this network takes no hints (weights without hint inputs)")
+            return x
+        n, _, h, w = x.shape
+        if hint_ab is None or hint_mask is None:
+            return torch.cat([x, x.new_zeros(n, HINT_CHANNELS - 1, h, w)], dim=1)
+        if tuple(hint_ab.shape) != (n, 2, h, w) or tuple(hint_mask.shape) != (n, 1, h, w):
+            want = f"({n}, 2, {h}, {w}) and ({n}, 1, {h}, {w})"
+            got = f"{tuple(hint_ab.shape)} and {tuple(hint_mask.shape)}"
+            raise ValueError(f"expected hints of shape {want}, got {got}")
+        hints = torch.cat([hint_ab.float() / self.ab_max, hint_mask.float()], dim=1)
+        return torch.cat([x, hints.to(x.dtype)], dim=1)
 
     def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> UNet:
         """Moves and casts like any module, except that the bin centres and logit bias stay
