@@ -21,9 +21,9 @@ from test_distributed import finish, start, wait_for
 from vidcolor.probing import probe
 
 CODECS = [("h264", "mp4"), ("ffv1", "mkv"), ("prores", "mov")]
-# Default encoder preset; a small network and 40-frame chunks keep a run to seconds.
+# Default encoder preset; a small network and 60-frame chunks (five) keep a run to seconds.
 # (After test_distributed's RUN, which these override: later --set values win.)
-SETTINGS = ["--set", "encode.preset=medium", "--set", "chunks.size=40", "--cpus-per-worker", "2"]
+SETTINGS = ["--set", "encode.preset=medium", "--set", "chunks.size=60", "--cpus-per-worker", "2"]
 
 
 @pytest.fixture(scope="module")
