@@ -38,6 +38,7 @@ def test_colorize_image_keeps_the_pictures_lightness():
     assert np.abs(rgb.astype(int) - rgb.mean(axis=2, keepdims=True)).max() > 2  # it has color
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("local_ray")
 def test_run_writes_the_output_and_says_what_it_did(tmp_path, make_cached_clip):
     clip = make_cached_clip("api.mp4", ClipSpec(frames=20, size=(64, 48)))

@@ -31,6 +31,7 @@ def clip(tmp_path_factory) -> Path:
     return make_clip(folder / "film clip 'quoted' é.mp4", ClipSpec(frames=12, audio=True))
 
 
+@pytest.mark.slow
 def test_run_embedded_ray_end_to_end(tmp_path, clip):
     before = digest(clip)
     out = tmp_path / "-leading dash.mp4"
@@ -42,6 +43,7 @@ def test_run_embedded_ray_end_to_end(tmp_path, clip):
     assert not list(tmp_path.glob(".*"))  # no work folder or partial file left behind
 
 
+@pytest.mark.slow
 def test_default_output_name_and_refusal_to_overwrite(tmp_path, clip):
     source = tmp_path / "movie.mp4"
     source.write_bytes(clip.read_bytes())
@@ -98,6 +100,7 @@ def test_sample_is_a_gray_film_with_sound(tmp_path):
     assert '"kind": "audio"' in probe.stdout and '"frame_count": 72' in probe.stdout
 
 
+@pytest.mark.slow
 def test_eval_video_writes_report_and_prints_every_method(tmp_path):
     import json
 
@@ -118,6 +121,7 @@ def test_eval_video_writes_report_and_prints_every_method(tmp_path):
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("address", "words"),
     [("127.0.0.1:1", "no Ray cluster answers at 127.0.0.1:1"), ("nonsense", "not auto, HOST:PORT")],

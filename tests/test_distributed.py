@@ -70,6 +70,7 @@ def test_two_node_cluster_spreads_chunks_and_matches_one_local_worker(clip, refe
     assert not list((tmp_path / "shared").iterdir())  # the work folder went after success
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_start_says_why_not_that_it_died(tmp_path):
     missing = load_config(None, [f"model.weights={tmp_path / 'gone.safetensors'}"])
     with session.session(RunConfig()):

@@ -157,6 +157,7 @@ def clips(tmp_path_factory) -> dict[str, bytes]:
     return made
 
 
+@pytest.mark.slow
 def test_mutated_clips_give_an_error_or_a_correct_result(tmp_path, clips):
     child = Child()
     outcomes: Counter[str] = Counter()

@@ -275,6 +275,7 @@ def skipped_runs(tmp_path_factory, local_ray) -> dict[str, tuple[Path, int, str,
 REPLACED_NOTE = "vidcolor: note: 2 damaged frame(s) replaced by their neighbours: 6, 18\n"
 
 
+@pytest.mark.slow
 def test_skip_bad_frames_keeps_every_frame_and_timestamp_and_names_the_replaced(skipped_runs):
     out, code, stdout, stderr = skipped_runs["8"]
     assert code == 0, stderr
@@ -286,6 +287,7 @@ def test_skip_bad_frames_keeps_every_frame_and_timestamp_and_names_the_replaced(
     assert not np.array_equal(luma[7], luma[6])
 
 
+@pytest.mark.slow
 def test_skip_bad_frames_output_is_the_same_for_any_chunk_size(skipped_runs):
     # Smoothing radius 4. Chunks of 8: frame 6 is in chunk 0 and in chunk 1's halo, frame 18
     # in chunk 1's halo and in chunk 2. Chunks of 10: frame 6 is the first frame chunk 1 reads.
@@ -296,6 +298,7 @@ def test_skip_bad_frames_output_is_the_same_for_any_chunk_size(skipped_runs):
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+@pytest.mark.slow
 def test_resumed_run_still_names_the_replaced_frames(skipped_runs):
     out, code, stdout, stderr = skipped_runs["resumed"]
     assert code == 0, stderr
@@ -353,6 +356,7 @@ def odd_runs(tmp_path_factory, local_ray, odd_color_source) -> dict[str, tuple[P
     return runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("codec", ["ffv1", "prores"])
 def test_odd_size_and_10_bits_kept_by_ffv1_and_prores(odd_runs, codec):
     out, _ = odd_runs[codec]
@@ -361,12 +365,14 @@ def test_odd_size_and_10_bits_kept_by_ffv1_and_prores(odd_runs, codec):
     assert video.frame_count == 8
 
 
+@pytest.mark.slow
 def test_ffv1_keeps_odd_sized_10_bit_luma_exactly(odd_runs, odd_color_source):
     ours, source = decode_all_luma(odd_runs["ffv1"][0]), decode_all_luma(odd_color_source)
     assert len(ours) == len(source) == 8
     assert all(np.array_equal(a, b) for a, b in zip(ours, source, strict=True))
 
 
+@pytest.mark.slow
 def test_source_with_color_warns_and_is_colorized_from_luma(odd_runs, odd_color_source):
     assert probe(odd_color_source).video.has_color
     _, err = odd_runs["ffv1"]

@@ -83,6 +83,7 @@ def digests(tmp_path_factory: pytest.TempPathFactory, make_cached_clip: Callable
     return found
 
 
+@pytest.mark.slow
 def test_every_codec_and_smoothing_mode_writes_what_it_wrote_before(digests):
     recorded = json.loads(RECORD.read_text()) if RECORD.exists() else {}
     env = environment()

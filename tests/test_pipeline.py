@@ -52,6 +52,7 @@ def test_embedded_ray_listens_on_loopback_only():
     assert all(node["NodeManagerAddress"] == "127.0.0.1" for node in ray.nodes())
 
 
+@pytest.mark.slow
 def test_same_frames_fps_duration_and_audio(tmp_path, bframe_clip):
     out = colorize(bframe_clip, tmp_path / "out.mp4", "chunks.size=30")
     src, dst = probe(bframe_clip).video, probe(out).video
@@ -63,6 +64,7 @@ def test_same_frames_fps_duration_and_audio(tmp_path, bframe_clip):
     assert len(audio_packets(out)) > 0
 
 
+@pytest.mark.slow
 def test_ffv1_output_keeps_luma_bit_for_bit(tmp_path, bframe_clip):
     out = colorize(bframe_clip, tmp_path / "out.mkv", "encode.codec=ffv1", "chunks.size=33")
     ours, source = decode_all_luma(out), decode_all_luma(bframe_clip)
@@ -78,6 +80,7 @@ def test_ffv1_keeps_10_bit_luma(tmp_path, ffv1_10bit_clip):
     assert all(np.array_equal(a, b) for a, b in zip(ours, source, strict=True))
 
 
+@pytest.mark.slow
 def test_colorized_output_has_color(tmp_path, bframe_clip):
     out = colorize(bframe_clip, tmp_path / "out.mkv", "encode.codec=ffv1")
     with av.open(str(out)) as container:
@@ -105,6 +108,7 @@ def test_h264_luma_within_half_db_of_plain_reencode(tmp_path):
     assert ours_db >= plain_db - 0.5, (ours_db, plain_db)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["flow", "window"])
 def test_identical_for_workers_and_chunk_sizes(tmp_path, bframe_clip, mode):
     common = ("encode.codec=ffv1", f"smooth.mode={mode}")
@@ -115,6 +119,7 @@ def test_identical_for_workers_and_chunk_sizes(tmp_path, bframe_clip, mode):
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+@pytest.mark.slow
 def test_smoothing_stops_at_a_cut(tmp_path):
     # Two lossless clips whose frames differ only before the cut, which falls on a chunk start
     # (chunks of 7): from the cut on, their colorized frames must be bit-identical.
@@ -138,6 +143,7 @@ def test_smoothing_stops_at_a_cut(tmp_path):
     assert not np.array_equal(decoded["a", "false"][14], decoded["b", "false"][14])
 
 
+@pytest.mark.slow
 def test_listed_and_detected_cuts_are_reported(tmp_path, cut_clip):
     listed = tmp_path / "cuts.txt"
     listed.write_text("# a cut the detector cannot see\n5\n")
@@ -145,12 +151,14 @@ def test_listed_and_detected_cuts_are_reported(tmp_path, cut_clip):
     assert run(cut_clip, tmp_path / "listed.mp4", config).cuts == (5, 30)
 
 
+@pytest.mark.slow
 def test_variable_frame_rate_keeps_every_timestamp(tmp_path, vfr_clip):
     out = colorize(vfr_clip, tmp_path / "out.mp4", "chunks.size=10")
     assert probe(out).video.vfr
     assert times(out) == times(vfr_clip)
 
 
+@pytest.mark.slow
 def test_18_fps_film_stays_18_fps_in_mkv(tmp_path):
     source = make_clip(tmp_path / "film.mkv", ClipSpec(fps=Fraction(18), frames=40, audio=True))
     out = colorize(source, tmp_path / "out.mkv", "chunks.size=16")
@@ -171,6 +179,7 @@ def test_rotation_sar_and_color_tags_carried_over(tmp_path, suffix, codec):
         assert getattr(dst, tag) == getattr(src, tag) != "unknown", tag
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize(
     "name",

@@ -84,6 +84,7 @@ def _planes(path):
         ]
 
 
+@pytest.mark.slow
 def test_avi_from_pts_1_gives_every_frame_in_any_chunking(tmp_path):
     # MPEG-4 in AVI whose first frame has pts 1 (it was refused at frame 0): FFV1 output keeps
     # the source's frame count, timestamps (to Matroska's millisecond) and luma, and does not

@@ -98,6 +98,7 @@ def test_holdout_keeps_every_nth_image_out_of_training(tmp_path, images):
     assert [Path(p).name for p in listed] == ["2.png"] and len(trainer.paths) == 2
 
 
+@pytest.mark.slow
 def test_cli_trains_with_a_progress_bar_resumes_and_exports(tmp_path, images):
     args = [sys.executable, "-m", "vidcolor.cli", "train", str(images), "--out", str(tmp_path),
             "--crop", "64", "--batch-size", "2", "--warmup", "1", "--checkpoint-every", "2",
@@ -307,6 +308,7 @@ def test_warm_start_refuses_other_shapes(tmp_path, images):
         Trainer(cfg, [images], tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_cli_resume_takes_only_the_folder(tmp_path, images):
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -108,6 +108,7 @@ def test_existing_name_is_refused_without_overwrite(home: Path, checkpoint: Path
     assert path.stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_run_with_imported_weights_keeps_frames_and_luma(home: Path, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "gray.mkv", ClipSpec(frames=6, size=(64, 48), codec="ffv1",
                                                      audio=True))  # fmt: skip
