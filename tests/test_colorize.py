@@ -47,6 +47,7 @@ def test_a_strided_bfloat16_conv_of_a_narrow_input_gives_the_float32_result(widt
             assert error < 0.01  # bfloat16 keeps 8 bits: rounding alone is under 0.4 %
 
 
+@pytest.mark.slow
 def test_every_conv_of_a_bfloat16_colorizer_at_a_32_wide_render_matches_float32():
     colorizer = _colorizer("bfloat16")
     checked, wrong = [], []
@@ -69,6 +70,7 @@ def test_every_conv_of_a_bfloat16_colorizer_at_a_32_wide_render_matches_float32(
     assert wrong == []
 
 
+@pytest.mark.slow
 def test_a_32_wide_render_in_bfloat16_repeats_exactly_between_other_sizes():
     colorizer = _colorizer("bfloat16")
     narrow, other = _lightness(64, 32), _lightness(64, 96, seed=1)

@@ -294,6 +294,7 @@ def test_self_attention_is_fastais() -> None:
     torch.testing.assert_close(attn(x), expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["artistic", "video"])
 def test_fold_norms_keeps_output(models: dict[str, DeOldifyGenerator], name: str) -> None:
     model = models[name]

@@ -176,6 +176,7 @@ def cut_video(tmp_path_factory):
     )
 
 
+@pytest.mark.slow
 def test_evaluate_video_smooths_ours_and_stops_at_cuts(colorizer, cut_video):
     clip = cut_video
     common = {"render_factor": RENDER_FACTOR, "mean_ab": (0.0, 0.0)}

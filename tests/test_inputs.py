@@ -234,6 +234,7 @@ def test_damaged_frame_in_the_middle_is_named(damaged_keyframe):
     assert caught.value.frame == 16
 
 
+@pytest.mark.slow
 def test_run_on_a_damaged_frame_fails_naming_it_and_writes_no_output(
     tmp_path, capsys, local_ray, damaged_keyframe
 ):
@@ -396,6 +397,7 @@ def test_odd_size_h264_is_refused_before_any_work(tmp_path, capsys, odd_color_so
 # ---------------------------------------------------------------- interlaced
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("spec", "codec", "suffix"),
     [
@@ -443,6 +445,7 @@ def many_streams(tmp_path_factory) -> Path:
     return many
 
 
+@pytest.mark.slow
 def test_chosen_video_stream_colorized_every_other_stream_kept(
     tmp_path, capsys, local_ray, many_streams
 ):
@@ -470,6 +473,7 @@ def test_chosen_video_stream_colorized_every_other_stream_kept(
 # ---------------------------------------------------------------- file names
 
 
+@pytest.mark.slow
 def test_awkward_file_names_work_in_and_out(tmp_path, capsys, local_ray):
     folder = tmp_path / "in 'a' \"folder\" é"
     source = make_clip(folder / "-take \"one\" 'two' ü\nline:2.mkv", TINY)
@@ -563,6 +567,7 @@ os.execv({ffmpeg!r}, [{ffmpeg!r}, *sys.argv[1:]])
 """
 
 
+@pytest.mark.slow
 def test_disk_full_while_joining_leaves_no_output_and_the_input_intact(
     tmp_path, capsys, monkeypatch, local_ray
 ):

@@ -259,6 +259,7 @@ def test_bad_input_shape_raises_naming_it(shape: tuple[int, ...]) -> None:
         model(torch.zeros(shape))
 
 
+@pytest.mark.slow
 def test_spectral_norm_builds_trains_and_runs() -> None:
     model = create_model("unet_resnet18", spectral=True, **TINY)
     assert any("parametrizations.weight.original" in k for k in model.state_dict())
@@ -332,6 +333,7 @@ def test_round_trip_fp16_is_close(calibrated: UNet, tmp_path: Path) -> None:
     assert attention_gamma(model).item() == 0.5
 
 
+@pytest.mark.slow
 def test_round_trip_spectral(tmp_path: Path) -> None:
     model = create_model("unet_resnet18", spectral=True, **TINY)
     model(lum(2, 64, 64))  # one power iteration moves the u, v buffers off their init
@@ -520,6 +522,7 @@ def test_hints_are_refused_by_a_network_without_hint_inputs() -> None:
         hinting(x, torch.zeros(1, 2, 32, 64), torch.zeros(1, 1, 32, 64))
 
 
+@pytest.mark.slow
 def test_weights_say_whether_they_take_hints(tmp_path: Path) -> None:
     torch.manual_seed(0)
     for hints in (False, True):

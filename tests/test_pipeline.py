@@ -72,6 +72,7 @@ def test_ffv1_output_keeps_luma_bit_for_bit(tmp_path, bframe_clip):
     assert all(np.array_equal(a, b) for a, b in zip(ours, source, strict=True))
 
 
+@pytest.mark.slow
 def test_ffv1_keeps_10_bit_luma(tmp_path, ffv1_10bit_clip):
     out = colorize(ffv1_10bit_clip, tmp_path / "out.mkv", "encode.codec=ffv1")
     assert probe(out).video.bit_depth == 10
@@ -89,6 +90,7 @@ def test_colorized_output_has_color(tmp_path, bframe_clip):
     assert np.abs(cb.astype(int) - 128).max() > 5  # chroma is no longer neutral
 
 
+@pytest.mark.slow
 def test_h264_luma_within_half_db_of_plain_reencode(tmp_path):
     source = make_clip(tmp_path / "src.mkv", ClipSpec(codec="ffv1", frames=24, size=(192, 128)))
     ours = colorize(source, tmp_path / "ours.mp4", "encode.preset=medium")
@@ -167,6 +169,7 @@ def test_18_fps_film_stays_18_fps_in_mkv(tmp_path):
     assert audio_packets(out) == audio_packets(source)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("suffix", "codec"), [(".mp4", "h264"), (".mkv", "ffv1")])
 def test_rotation_sar_and_color_tags_carried_over(tmp_path, suffix, codec):
     spec = ClipSpec(frames=8, rotation=90, sar=Fraction(4, 3), color_tags="bt709",

@@ -311,6 +311,7 @@ def is_loopback(ip: IPAddress) -> bool:
     return ip.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
 def test_embedded_ray_listens_on_loopback_only_and_starts_no_dashboard() -> None:
     ray.shutdown()  # no-op, unless an earlier test left a Ray of its own: not the one under test

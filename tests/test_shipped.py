@@ -100,6 +100,7 @@ def test_cli_run_with_corrupted_weights_exits_5_in_one_line(tmp_path):
     assert "sha256" in env_run.stderr and not (tmp_path / "s.color.mp4").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_recorded_evaluation_reproduces():
     """The model card's table comes from weights/vidcolor-default.eval.json; the first images'

@@ -140,6 +140,7 @@ def test_cuts_line_for_verbose():
         ("missing.txt", ["'missing.txt'", "check the path"]),
     ],
 )
+@pytest.mark.slow
 def test_bad_cuts_are_one_line_errors_before_any_work(tmp_path, cuts, words):
     clip = make_clip(tmp_path / "clip.mp4", ClipSpec(frames=12))
     result = subprocess.run(

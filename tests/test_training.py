@@ -42,6 +42,7 @@ def assert_same_weights(a: Trainer, b: Trainer) -> None:
         assert torch.equal(x, y), name
 
 
+@pytest.mark.slow
 def test_loss_falls_and_resume_continues_exactly(tmp_path, images):
     torch.set_num_threads(1)
     straight = Trainer(TINY, [images], tmp_path / "a")
@@ -125,6 +126,7 @@ def test_progress_bar_counts_rate_from_where_it_resumed():
     assert "ETA ?" in stream.getvalue() and "loss 1.0" in stream.getvalue()
 
 
+@pytest.mark.slow
 def test_until_stops_early_and_the_same_run_continues_exactly(tmp_path, images):
     torch.set_num_threads(1)
     straight = Trainer(TINY, [images], tmp_path / "a")
