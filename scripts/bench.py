@@ -51,11 +51,11 @@ from vidcolor.decode import read_frames
 from vidcolor.distributed.session import start_local_ray
 from vidcolor.encode import SegmentWriter, plan_encode
 from vidcolor.evaluate import merge_gray_ab
+from vidcolor.heap import tune_malloc
 from vidcolor.media import VideoInfo
 from vidcolor.pipeline import run
 from vidcolor.probing import probe
 from vidcolor.sample import write_sample
-from vidcolor.worker import tune_malloc
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "media" / "chaplin.mp4"
 NAMES = {

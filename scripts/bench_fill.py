@@ -1,4 +1,4 @@
-"""What filling new memory costs a worker (``worker.tune_malloc``, issue 20): one chunk of a clip
+"""What filling new memory costs a worker (``heap.tune_malloc``, issue 20): one chunk of a clip
 colorized by a ChunkWorker in a fresh process, with and without the fill, interleaved.
 
     .venv/bin/python scripts/bench_fill.py ../shared/media/chaplin.mp4 --repeats 3
@@ -25,7 +25,8 @@ from vidcolor.chunks import plan_chunks
 from vidcolor.config import load_config
 from vidcolor.encode import plan_encode
 from vidcolor.probing import probe
-from vidcolor.worker import ChunkWorker, Job, tune_malloc
+from vidcolor.heap import tune_malloc
+from vidcolor.worker import ChunkWorker, Job
 
 tune_malloc(fill=sys.argv[3] == "fill")
 config = load_config(None, [])

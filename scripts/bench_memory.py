@@ -23,11 +23,12 @@ from pathlib import Path
 from vidcolor.chunks import plan_chunks
 from vidcolor.config import Config, load_config
 from vidcolor.encode import plan_encode
+from vidcolor.heap import tune_malloc
 from vidcolor.models.weights.shipped import resolve_weights
 from vidcolor.placement import memory_estimate
 from vidcolor.probing import probe
 from vidcolor.sample import write_sample
-from vidcolor.worker import ChunkWorker, Job, tune_malloc
+from vidcolor.worker import ChunkWorker, Job
 
 CONTAINERS = {"h264": "mp4", "ffv1": "mkv", "prores": "mov"}
 

@@ -17,7 +17,7 @@ import pytest
 import ray
 from media import BFRAME_SPEC, CUT_SPEC, FFV1_10BIT_SPEC, VFR_SPEC, ClipSpec, make_clip
 
-from vidcolor.worker import tune_malloc
+from vidcolor.heap import tune_malloc
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_MEDIA = REPO_ROOT.parent / "shared" / "media"

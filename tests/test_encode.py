@@ -169,7 +169,7 @@ from pathlib import Path
 from vidcolor.config import EncodeConfig
 from vidcolor.encode import EncodeSpec, SegmentWriter, plan_encode
 from vidcolor.media import VideoStreamInfo
-from vidcolor.worker import tune_malloc
+from vidcolor.heap import tune_malloc
 
 if sys.argv[1] == "tuned":
     assert tune_malloc()

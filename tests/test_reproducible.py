@@ -2,7 +2,7 @@
 
 Issue 20: H.264 frames differed from run to run on a 704x576 clip, so a resumed run differed
 from an uninterrupted one: libx264 reads memory it has not written, and the worker's heap held
-different leftovers each time (``worker.tune_malloc`` now fills every new block alike). The
+different leftovers each time (``heap.tune_malloc`` now fills every new block alike). The
 codecs are checked on a real clip with the default encoder preset; the network runs small (and
 untrained) to stay fast.
 """

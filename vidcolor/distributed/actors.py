@@ -27,9 +27,10 @@ import ray
 from vidcolor.chunks import Chunk
 from vidcolor.config import Config
 from vidcolor.errors import VidcolorError
+from vidcolor.heap import tune_malloc
 from vidcolor.media import Segment
 from vidcolor.resume import segment_name
-from vidcolor.worker import ChunkWorker, Job, tune_malloc
+from vidcolor.worker import ChunkWorker, Job
 
 PIECE_BYTES = 64 << 20  # the source travels in pieces this large: bounded driver memory
 
