@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         help="give frames the decoder cannot decode their nearest good neighbour's picture "
         "(each keeps its timestamp; the run lists them) instead of stopping",
     )
+    _add_guidance_arguments(run)
     _add_smooth_arguments(run)
     run.add_argument("--overwrite", action="store_true", help="replace an existing output")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -114,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--mean-ab-from", type=Path, help="training images for the mean-ab baseline")
     ev.add_argument("--limit", type=int, help="score only the first N images or frames")
     ev.add_argument("--start", type=int, default=0, help="video: the first frame scored")
+    _add_guidance_arguments(ev)
     _add_smooth_arguments(ev)
     ev.add_argument("--report", type=Path, required=True, help="JSON report to write")
     ev.add_argument("--sheet", type=Path, help="contact sheet PNG (gray | ours | truth)")
@@ -131,6 +133,14 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--overwrite", action="store_true", help="replace weights of that name")
     weights_sub.add_parser("list", help="show shipped and installed weights")
     return parser
+
+
+def _add_guidance_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--references", type=Path, nargs="+", default=[], metavar="PATH",
+                        help="color pictures of frames (files or folders, named by the "
+                        "frame, e.g. 000450.png): their shots take their colors")  # fmt: skip
+    parser.add_argument("--hints", type=Path, metavar="CSV", help="point colors: a CSV with "
+                        "the header frame,x,y,r,g,b (optional radius)")  # fmt: skip
 
 
 def _add_smooth_arguments(parser: argparse.ArgumentParser) -> None:
@@ -194,11 +204,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     def note(line: str) -> None:
         logging.getLogger("vidcolor").info("note: %s", line)
-        print(f"vidcolor: note: {_one_line(line)}", file=sys.stderr)
+        _print_note(line)
 
     try:
         summary = run(args.input, args.output, config, overwrite=args.overwrite,
-                      stream=args.stream, on_progress=show, on_note=note)  # fmt: skip
+                      stream=args.stream, references=args.references, hints=args.hints,
+                      on_progress=show, on_note=note)  # fmt: skip
     finally:
         if bar:
             bar.close()
@@ -311,15 +322,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     mean = evaluate.mean_ab(args.mean_ab_from) if args.mean_ab_from else (0.0, 0.0)
     common = {"render_factor": config.model.render_factor, "mean_ab": mean,
               "sheet_path": args.sheet}  # fmt: skip
+    if args.source.is_dir() and (args.references or args.hints):
+        raise ConfigError("--references and --hints score a video; drop them for a folder")
     if args.source.is_dir():
         report = evaluate.evaluate_images(colorizer, args.source, limit=args.limit, **common)
     else:
+        guidance = None
+        if args.references or args.hints:
+            from vidcolor.guidance import load_guidance
+            from vidcolor.probing import probe
+
+            guidance = load_guidance(probe(args.source), args.references, args.hints,
+                                     on_note=_print_note)  # fmt: skip
         report = evaluate.evaluate_video(
             colorizer,
             args.source,
             max_frames=args.limit,
             start=args.start,
             smooth=config.smooth,
+            guidance=guidance,
             **common,
         )
     evaluate.write_report(report, args.report)
@@ -366,6 +387,10 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     print(write_sample(args.output))
     return 0
+
+
+def _print_note(line: str) -> None:
+    print(f"vidcolor: note: {_one_line(line)}", file=sys.stderr)
 
 
 def _one_line(text: str) -> str:

@@ -22,6 +22,7 @@ from vidcolor.chunks import Chunk, plan_chunks
 from vidcolor.config import Config
 from vidcolor.encode import CODEC_CONTAINERS, plan_encode
 from vidcolor.errors import OutputError
+from vidcolor.guidance import Guidance, load_guidance
 from vidcolor.media import Segment, VideoInfo
 from vidcolor.models.weights import check_weights_file, resolve_weights
 from vidcolor.placement import check_address
@@ -71,10 +72,15 @@ def run(
     *,
     overwrite: bool = False,
     stream: int | None = None,
+    references: Sequence[Path] = (),
+    hints: Path | None = None,
     on_progress: ProgressFn | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Colorizes ``source`` into ``output`` (default: ``<stem>.color.<ext>`` beside it).
+
+    ``references`` (pictures or folders of them) and ``hints`` (a CSV file) give shots their
+    colors (:mod:`vidcolor.guidance`); they are checked before any work.
 
     Raises:
         VidcolorError: for anything the user can fix; nothing is left at the output path, and
@@ -90,11 +96,16 @@ def run(
     if config.run.address:  # before hashing the source, which takes a while for a long film
         check_address(config.run.address)
     listed = listed_cuts(config.smooth.cuts, info.video.frame_count)
+    guidance = Guidance()
+    if references or hints:
+        guidance = load_guidance(info, references, hints, on_note=note)
     spec = plan_encode(info.video, config.encode, plan.container)
     for line in plan.notes:
         note(line)
     chunks = plan_chunks(info.video.frame_count, config.chunks.size, config.smooth.halo)
     extra = {"stream": info.video.index, "encode": asdict(spec), "cuts": listed}
+    if guidance.frames:  # unguided runs keep the keys they always had
+        extra["guidance"] = guidance.digest()
     key = run_key(file_sha256(info.path), settings_digest(config, extra), weights_sha)
     root = Path(config.run.work_dir).expanduser().absolute() if config.run.work_dir else None
     work = WorkDir.open(default_work_dir(plan.path, root), key, chunks, config.run.resume)
@@ -105,7 +116,7 @@ def run(
     if reused:
         note(f"resuming: {reused} of {len(chunks)} segment(s) reused from {work.path}")
     try:
-        job = Job(info=info, spec=spec, cuts=listed)
+        job = Job(info=info, spec=spec, cuts=listed, guidance=guidance)
         workers = _run_pending(job, work, config, on_progress)
         _join(info, plan, work.segments(), chunks, work.path, overwrite)
     except BaseException:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -36,8 +36,12 @@ from vidcolor.colorize import Colorizer, batched, render_lightness
 from vidcolor.config import Config
 from vidcolor.decode import read_frames
 from vidcolor.encode import EncodeSpec, SegmentWriter
+from vidcolor.guidance.carry import Carried, blend
+from vidcolor.guidance.plan import GuidedFrames, carry_chunk
+from vidcolor.guidance.values import Guidance
 from vidcolor.media import Frame, Segment, VideoInfo
 from vidcolor.temporal import TemporalStage
+from vidcolor.temporal.cuts import CutDetector
 from vidcolor.threads import Consumer, produce
 
 # Items waiting between two stages: one ready while the next is made lets each stage start its
@@ -52,6 +56,7 @@ class Job:
     info: VideoInfo
     spec: EncodeSpec
     cuts: tuple[int, ...] = ()  # frames the user listed as starting a new shot
+    guidance: Guidance = field(default_factory=Guidance)  # carried through their shots
 
 
 class _Batch(NamedTuple):
@@ -98,7 +103,7 @@ class ChunkWorker:
         began = time.monotonic()
         video = job.info.video
         render = self.colorizer.render_size(video.width, video.height, video.sar)
-        state = _ChunkState(job, chunk, self.config, render)
+        state = _ChunkState(job, chunk, self.config, render, self._carry(job, chunk, render))
         decode = self.config.decode
         frames = read_frames(  # here, not on the thread: a bad range raises at once
             job.info,
@@ -138,6 +143,27 @@ class ChunkWorker:
             chunk.index, path.name, writer.frames, state.found_cuts(), state.replaced(), seconds
         )
 
+    def _carry(
+        self, job: Job, chunk: Chunk, render: tuple[int, int]
+    ) -> tuple[GuidedFrames, dict[int, Carried]] | None:
+        """The guidance's colors carried onto the chunk's frames, or None where none reach.
+
+        A pass of its own before the chunk's: it reads from the nearest guided frame before
+        the chunk to the nearest after it (within reach), so a shot that spans chunks gets
+        what one chunk gives. A hinted frame is predicted alone, whatever its chunk.
+        """
+        video = job.info.video
+        guided = GuidedFrames(job.guidance, (video.width, video.height), render,
+                              self.colorizer.accepts_hints)  # fmt: skip
+        if not guided:
+            return None
+        detector = CutDetector(self.config.smooth.cut_threshold, job.cuts,
+                               self.config.smooth.detect_cuts)  # fmt: skip
+        wanted = range(chunk.start, chunk.stop)
+        carried = carry_chunk(guided, job.info, wanted, self.colorizer, detector,
+                              self.config.decode)  # fmt: skip
+        return (guided, carried) if carried else None
+
 
 class _Tally:
     """Turns the encoder's running total into the increments ``on_frames`` expects."""
@@ -162,9 +188,16 @@ class _ChunkState:
     others read the fixed settings and what they are handed.
     """
 
-    def __init__(self, job: Job, chunk: Chunk, config: Config, render: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        job: Job,
+        chunk: Chunk,
+        config: Config,
+        render: tuple[int, int],
+        guided: tuple[GuidedFrames, dict[int, Carried]] | None = None,
+    ) -> None:
         video = job.info.video
-        self.job, self.chunk, self.render = job, chunk, render
+        self.job, self.chunk, self.render, self.guided = job, chunk, render, guided
         self.full_range = video.color_range == "pc"
         self.matrix = color.matrix_for(video.color_space, video.height)
         self.temporal = TemporalStage(config.smooth, job.cuts)
@@ -223,10 +256,12 @@ class _ChunkState:
     def write(self, writer: SegmentWriter, frames: list[_Ready]) -> None:
         """Merges each frame's chroma with its luma and encodes it."""
         for ready in frames:
-            writer.write(ready.frame.luma, self._chroma(ready.unit, ready.ab), ready.frame.pts)
+            chroma = self._chroma(ready.frame.index, ready.unit, ready.ab)
+            writer.write(ready.frame.luma, chroma, ready.frame.pts)
 
-    def _chroma(self, unit: np.ndarray, ab: np.ndarray) -> np.ndarray:
-        """Output chroma planes for a frame's unit luma and render-size ab."""
+    def _chroma(self, index: int, unit: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """Output chroma planes for frame ``index``'s unit luma and render-size ab, with its
+        guidance's colors blended in."""
         spec = self.job.spec
         size = (spec.chroma_width, spec.chroma_height)
         unit_small = cv2.resize(unit, size, interpolation=cv2.INTER_AREA)
@@ -234,5 +269,12 @@ class _ChunkState:
         ab_full = F.interpolate(
             torch.from_numpy(ab)[None], size=size[::-1], mode="bilinear", align_corners=False
         )
+        if self.guided is not None:
+            guided, carried = self.guided
+            exact = guided.exact(index, size)
+            own = ab_full[0].numpy()
+            ab_full = torch.from_numpy(
+                exact if exact is not None else blend(own, carried.pop(index, None), size)
+            )[None]
         chroma = color.lab_to_chroma(lightness, ab_full, self.matrix)[0]
         return color.quantize_chroma(chroma, spec.bit_depth, self.full_range)

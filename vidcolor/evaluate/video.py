@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 
 from vidcolor import metrics
@@ -28,9 +29,13 @@ from vidcolor.evaluate.report import (
     method_outputs,
     score_items,
 )
+from vidcolor.guidance.carry import Carried, blend
+from vidcolor.guidance.plan import GuidedFrames
+from vidcolor.guidance.values import Guidance
+from vidcolor.media import VideoInfo
 from vidcolor.probing import probe
 from vidcolor.temporal import TemporalStage
-from vidcolor.temporal.cuts import listed_cuts
+from vidcolor.temporal.cuts import CutDetector, listed_cuts
 
 
 def _video_frames(path: Path, stream_index: int, start: int, stop: int) -> Iterator[np.ndarray]:
@@ -76,8 +81,10 @@ def _video_items(
     frames: Iterable[tuple[Row, np.ndarray]],
     temporal: _Temporal,
     clock: dict[str, float],
+    guided: tuple[GuidedFrames, dict[int, Carried]] | None = None,
 ) -> Iterator[Item]:
-    """Each frame with every method's output, ours smoothed as the worker smooths it.
+    """Each frame with every method's output, ours smoothed as the worker smooths it, and with
+    ``guided``'s carried colors blended in as the worker blends them.
 
     Adds the seconds spent predicting and smoothing (cut detection included) to ``clock``.
     """
@@ -87,6 +94,8 @@ def _video_items(
     def finished(ready: list[tuple[int, np.ndarray]]) -> Iterator[Item]:
         for index, ab in ready:
             label, truth, gray = waiting.pop(index)
+            if guided is not None:
+                ab = _guided_ab(guided, index, gray.shape, ab)
             yield label, truth, method_outputs(setup, gray, ab)
 
     for batch in batched(frames, setup.colorizer.batch_size):
@@ -115,6 +124,53 @@ def _video_items(
     yield from finished(ready)
 
 
+def _guided_ab(
+    guided: tuple[GuidedFrames, dict[int, Carried]],
+    index: int,
+    shape: tuple[int, ...],
+    ab: np.ndarray,
+) -> np.ndarray:
+    """Frame ``index``'s ab at the picture's size with its guidance applied."""
+    frames, carried = guided
+    size = (shape[1], shape[0])
+    exact = frames.exact(index, size)
+    if exact is not None:
+        return exact
+    full = cv2.resize(np.ascontiguousarray(np.moveaxis(ab, 0, -1)), size,
+                      interpolation=cv2.INTER_LINEAR)  # fmt: skip
+    return blend(np.ascontiguousarray(np.moveaxis(full, -1, 0)), carried.pop(index, None), size)
+
+
+def _carried(
+    setup: Setup,
+    info: VideoInfo,
+    smooth: SmoothConfig,
+    guidance: Guidance,
+    wanted: range,
+) -> tuple[GuidedFrames, dict[int, Carried]]:
+    """The guidance's carried colors for the scored frames, read in a pass of their own."""
+    video = info.video
+    render = setup.colorizer.render_size(video.width, video.height, setup.sar,
+                                         setup.render_factor)  # fmt: skip
+    frames = GuidedFrames(guidance, (video.width, video.height), render,
+                          setup.colorizer.accepts_hints)  # fmt: skip
+    span = frames.read_range(wanted.start, wanted.stop, video.frame_count)
+    if span is None:
+        return frames, {}
+    detector = CutDetector(smooth.cut_threshold, listed_cuts(smooth.cuts), smooth.detect_cuts)
+
+    def units() -> Iterator[tuple[int, np.ndarray, bool]]:
+        for index, rgb in enumerate(_video_frames(info.path, video.index, *span), span[0]):
+            unit = to_gray(rgb)
+            yield index, unit, detector.is_cut(index, unit)
+
+    def predict(unit: np.ndarray, hint_ab: np.ndarray | None, mask: np.ndarray | None):
+        hints = () if hint_ab is None or mask is None else (hint_ab[None], mask[None])
+        return setup.colorizer.predict(render_lightness(unit, render)[None], *hints)[0]
+
+    return frames, frames.carried(units(), wanted, predict)
+
+
 def evaluate_video(
     colorizer: Colorizer,
     path: str | Path,
@@ -126,6 +182,7 @@ def evaluate_video(
     start: int = 0,
     sheet_path: str | Path | None = None,
     sheet_rows: int = SHEET_ROWS,
+    guidance: Guidance | None = None,
 ) -> dict[str, Any]:
     """Scores ``colorizer`` and both baselines on the frames of a color video turned gray.
 
@@ -147,6 +204,8 @@ def evaluate_video(
             still a frame number of the whole video.
         sheet_path: Where to write a PNG contact sheet, if anywhere.
         sheet_rows: Frames on the sheet, evenly spaced over the scored ones.
+        guidance: References and hints for ours, carried through their shots as a run
+            carries them (:mod:`vidcolor.guidance`); their carrying counts as smoothing time.
 
     Returns:
         The report of :func:`evaluate_images`, with ``frame`` indices in ``items``, and for
@@ -166,7 +225,12 @@ def evaluate_video(
     frames = enumerate(_video_frames(info.path, info.video.index, start, start + count), start)
     numbered = (({"frame": i}, rgb) for i, rgb in frames)
     temporal, clock = _Temporal(), {"predict": 0.0, "smooth": 0.0}
-    items = _video_items(setup, smooth, numbered, temporal, clock)
+    guided = None
+    if guidance is not None and guidance.frames:
+        began = time.perf_counter()
+        guided = _carried(setup, info, smooth, guidance, range(start, start + count))
+        clock["smooth"] += time.perf_counter() - began
+    items = _video_items(setup, smooth, numbered, temporal, clock, guided)
     report = score_items("video", path, setup, items, (sheet_path, picks), temporal.add)
     for name, scores in temporal.scores.result().items():
         (report["truth"] if name == "truth" else report["methods"][name]).update(scores)
