@@ -3,8 +3,9 @@
 A guided frame (a reference, or hints spread over the frame: :func:`hint_guide`) gives a
 :class:`Guide`: ab and a confidence per pixel at the carry size (:func:`carry_size`). From it,
 colors are carried frame by frame, forwards to the next guided frame and backwards to the
-previous one, never across a cut and at most :data:`REACH` frames. Each step warps ab and
-confidence along DIS flow (:mod:`vidcolor.temporal.flow`); a pixel's confidence is then capped
+previous one, never across a cut and at most :data:`REACH` frames. Each step moves every
+pixel's position on the guided frame, and its confidence, along DIS flow
+(:mod:`vidcolor.temporal.flow`), and the guide is sampled there; a pixel's confidence is capped
 by how well the frame's lightness agrees with the warped lightness (Tukey's biweight, as the
 smoothing judges warps), and set to 0 where the forward-backward check finds no match
 (disocclusion) or the pixel comes from outside the frame (new content entering). The cap is a
@@ -42,6 +43,7 @@ TOLERANCE = 24.0  # L units at which a warped pixel's lightness stops agreeing (
 HINT_SPREAD = 0.08  # a hint's reach, as a share of the frame's diagonal (Gaussian sigma)
 HINT_LIGHTNESS = 12.0  # L units of lightness difference a hint's colors cross (Gaussian sigma)
 HINT_PRIOR = 0.05  # hint weight at which the correction is half-trusted
+UNMATCHED_TOLERANCE = 6.0  # L units, where the flows disagree (occlusion or flat ground)
 _NEIGHBOURHOOD = np.ones((3, 3), np.uint8)
 
 
@@ -139,6 +141,15 @@ class _Frame(NamedTuple):
     gray: np.ndarray  # (h, w) uint8, DIS's input
 
 
+class _Track(NamedTuple):
+    """Where each pixel of a frame sits on its guided frame, and how far that is trusted."""
+
+    origin: int  # the guided frame
+    xs: np.ndarray  # (h, w) float32 column on the guided frame
+    ys: np.ndarray  # (h, w) float32 row
+    trust: np.ndarray  # (h, w) float32 in [0, 1]
+
+
 def carry(
     frames: Iterable[tuple[int, np.ndarray, bool]],
     guide: Callable[[int, np.ndarray, np.ndarray], Guide | None],
@@ -146,6 +157,10 @@ def carry(
     size: tuple[int, int],
 ) -> dict[int, Carried]:
     """Carried colors for every frame of ``wanted`` that a guide reaches.
+
+    What travels from frame to frame is each pixel's position on the guided frame, not its
+    colors: the guide is sampled once per frame, so its colors stay as sharp after 100 frames
+    as after one, where warping colors step by step would blur them at every step.
 
     Args:
         frames: ``(index, unit luma (H, W) in [0, 1], starts a shot)``, consecutive, covering
@@ -161,34 +176,34 @@ def carry(
     seen: list[_Frame] = []
     guides: dict[int, Guide] = {}
     forward: dict[int, tuple[Carried, int]] = {}
-    state: tuple[Carried, int] | None = None  # carried colors and their guided frame
+    track: _Track | None = None
     previous: _Frame | None = None
     for index, unit, cut in frames:
         lightness = render_lightness(unit, size)
         here = _Frame(index, cut, lightness, flow.to_uint8(lightness, 100.0))
         if cut:
-            state = None
+            track = None
         if (found := guide(index, unit, lightness)) is not None:
             guides[index] = found
-            state = Carried(*found), index
-        elif state is not None and previous is not None:
-            state = _step(state[0], previous, here), state[1]
-        if state is not None and index in wanted:
-            forward[index] = _stored(state[0]), state[1]
+            track = _start(index, size)
+        elif track is not None and previous is not None:
+            track = _step(track, previous, here)
+        if track is not None and index in wanted:
+            forward[index] = _colors(track, guides[track.origin]), track.origin
         if index >= wanted.start:
             seen.append(here)
         previous = here
     backward: dict[int, tuple[Carried, int]] = {}
-    state, later = None, None
+    track, later = None, None
     for here in reversed(seen):
         if later is not None and later.cut:  # ``later`` starts a shot: nothing crosses to here
-            state = None
+            track = None
         if here.number in guides:
-            state = Carried(*guides[here.number]), here.number
-        elif state is not None and later is not None:
-            state = _step(state[0], later, here), state[1]
-        if state is not None and here.number in wanted:
-            backward[here.number] = _stored(state[0]), state[1]
+            track = _start(here.number, size)
+        elif track is not None and later is not None:
+            track = _step(track, later, here)
+        if track is not None and here.number in wanted:
+            backward[here.number] = _colors(track, guides[track.origin]), track.origin
         later = here
     return {
         t: _stored(_combine(t, forward.get(t), backward.get(t)))
@@ -201,26 +216,35 @@ def _stored(carried: Carried) -> Carried:
     return Carried(carried.ab.astype(np.float16), carried.confidence.astype(np.float16))
 
 
-def _step(carried: Carried, source: _Frame, target: _Frame) -> Carried:
-    """``carried`` (on ``source``) moved onto ``target``, a neighbouring frame."""
+def _start(origin: int, size: tuple[int, int]) -> _Track:
+    xs, ys = flow.sample_points(np.zeros((size[1], size[0], 2), np.float32))
+    return _Track(origin, xs, ys, np.ones((size[1], size[0]), np.float32))
+
+
+def _colors(track: _Track, guide: Guide) -> Carried:
+    """The guide sampled where the track says, trusted as far as both say (float16)."""
+    layers = np.stack([*guide.ab, guide.confidence], axis=-1).astype(np.float32)
+    sampled = flow.warp_points(np.ascontiguousarray(layers), (track.xs, track.ys))
+    ab = np.ascontiguousarray(np.moveaxis(sampled[..., :2], -1, 0))
+    return _stored(Carried(ab, np.minimum(sampled[..., 2], track.trust)))
+
+
+def _step(track: _Track, source: _Frame, target: _Frame) -> _Track:
+    """``track`` (of ``source``) moved onto ``target``, a neighbouring frame."""
     towards = flow.dense_flow(target.gray, source.gray, FLOW_PRESET)  # target(x) ~ source(x+f)
     back = flow.dense_flow(source.gray, target.gray, FLOW_PRESET)
-    layers = [
-        source.lightness,
-        *carried.ab.astype(np.float32),
-        carried.confidence.astype(np.float32),
-    ]
-    stack = np.stack(layers, axis=-1)
+    stack = np.stack([source.lightness, track.xs, track.ys, track.trust], axis=-1)
     points = flow.sample_points(towards)
     moved = flow.warp_points(np.ascontiguousarray(stack, np.float32), points)
     difference = cv2.dilate(np.abs(moved[..., 0] - target.lightness), _NEIGHBOURHOOD)
     trust = agreement(difference, TOLERANCE)
-    trust[flow.occluded(towards, back)] = 0.0
+    unmatched = flow.occluded(towards, back, boundaries=False)
+    trust[unmatched] = agreement(difference[unmatched], UNMATCHED_TOLERANCE)
     height, width = target.gray.shape
     xs, ys = points  # content that came in over the frame's edge was never seen
     trust[(xs < 0) | (xs > width - 1) | (ys < 0) | (ys > height - 1)] = 0.0
     confidence = np.minimum(moved[..., 3], trust).astype(np.float32)
-    return Carried(np.ascontiguousarray(np.moveaxis(moved[..., 1:3], -1, 0)), confidence)
+    return _Track(track.origin, moved[..., 1].copy(), moved[..., 2].copy(), confidence)
 
 
 def _taper(distance: int) -> np.float32:

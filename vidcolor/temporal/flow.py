@@ -86,7 +86,7 @@ def warp_points(image: np.ndarray, points: tuple[np.ndarray, np.ndarray]) -> np.
     return np.asarray(moved)
 
 
-def occluded(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+def occluded(backward: np.ndarray, forward: np.ndarray, boundaries: bool = True) -> np.ndarray:
     """Pixels of a frame that the forward-backward check rejects (Ruder et al., GCPR 2016).
 
     The test of Lai et al.'s warp error ("Learning Blind Video Temporal Consistency", ECCV
@@ -101,6 +101,9 @@ def occluded(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
         backward: ``(H, W, 2)`` flow of frame 2 towards frame 1, ``dense_flow(f2, f1)``.
         forward: ``(H, W, 2)`` flow of frame 1 towards frame 2, ``dense_flow(f1, f2)``.
 
+        boundaries: Also reject motion boundaries (the second test); without it only pixels
+            whose flows disagree are rejected.
+
     Returns:
         ``(H, W)`` bool, True where the pixel of frame 2 has no reliable match in frame 1.
     """
@@ -112,6 +115,8 @@ def occluded(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     f_w = warp_points(forward.astype(np.float32), sample_points(backward)).astype(np.float64)
     b_mag, f_mag = (b**2).sum(-1), (f_w**2).sum(-1)
     disagree = ((b + f_w) ** 2).sum(-1) > 0.01 * (b_mag + f_mag) + 0.5
+    if not boundaries:
+        return disagree
     du = np.zeros_like(b)
     dv = np.zeros_like(b)
     du[:, :-1] = b[:, :-1] - b[:, 1:]
