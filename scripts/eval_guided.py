@@ -27,9 +27,10 @@ import av
 import cv2
 import numpy as np
 
-from vidcolor import evaluate
+from vidcolor import evaluate, metrics
 from vidcolor.colorize import Colorizer
 from vidcolor.config import ModelConfig
+from vidcolor.evaluate.pictures import lab, to_gray
 from vidcolor.guidance import load_guidance
 from vidcolor.probing import probe
 
@@ -101,9 +102,11 @@ def main() -> int:
             folder = Path(tmp) / name
             folder.mkdir()
             scaled = folder / f"{name}.mkv"
-            reference, hints = write_guidance(
-                scaled_copy(clip, scaled, args.start, args.limit), folder
-            )
+            first = scaled_copy(clip, scaled, args.start, args.limit)
+            reference, hints = write_guidance(first, folder)
+            # The most frame 0 can score here: its true ab on the gray's lightness.
+            best = evaluate.merge_gray_ab(to_gray(first), np.moveaxis(lab(first)[..., 1:], -1, 0))
+            ceiling = metrics.psnr_rgb(best / 255.0, first / 255.0)
             info = probe(scaled)
             guides = {"auto": None, "reference": load_guidance(info, [reference]),
                       "hints": load_guidance(info, (), hints)}  # fmt: skip
@@ -118,11 +121,12 @@ def main() -> int:
                        "psnr_rgb": ours["psnr_rgb"], "frame0_psnr_rgb":
                        report["items"][0]["ours"]["psnr_rgb"],
                        "gray_psnr_rgb": report["methods"]["gray"]["psnr_rgb"],
-                       "cdc": ours["cdc"], "frames": report["count"],
+                       "cdc": ours["cdc"], "frames": report["count"], "frame0_ceiling": ceiling,
                        "seconds": time.perf_counter() - began}  # fmt: skip
                 results[name][mode] = row
                 print(f"{name:18s} {mode:9s} PSNR {row['psnr_rgb']:6.2f} dB  frame 0 "
-                      f"{row['frame0_psnr_rgb']:6.2f}  gray {row['gray_psnr_rgb']:6.2f}  "
+                      f"{row['frame0_psnr_rgb']:6.2f} (of {ceiling:.2f})  "
+                      f"gray {row['gray_psnr_rgb']:6.2f}  "
                       f"({row['frames']} frames, {row['seconds']:.0f} s)", flush=True)  # fmt: skip
     summary = {}
     for mode in args.modes.split(","):

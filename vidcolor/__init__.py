@@ -39,6 +39,8 @@ def run(
     overrides: Sequence[str] = (),
     overwrite: bool = False,
     stream: int | None = None,
+    references: Sequence[str | Path] = (),
+    hints: str | Path | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> RunSummary:
@@ -49,6 +51,9 @@ def run(
             ``overrides`` (``"section.key=value"`` strings, as ``--set`` takes them).
         overwrite: Replace an existing output.
         stream: Index of the video stream to colorize (default: the main one).
+        references: Color pictures of frames, or folders of them (named by the frame, e.g.
+            ``000450.png``): their shots take their colors.
+        hints: A CSV file of point colors (``frame,x,y,r,g,b[,radius]``).
         on_progress: Called with the run's :class:`~vidcolor.progress.Progress` as it goes.
         on_note: Called with each note (a converted stream, resumed segments ...); by default
             they are logged as warnings.
@@ -66,6 +71,8 @@ def run(
         chosen,
         overwrite=overwrite,
         stream=stream,
+        references=[Path(p) for p in references],
+        hints=None if hints is None else Path(hints),
         on_progress=on_progress,
         on_note=on_note,
     )
