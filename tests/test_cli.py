@@ -68,11 +68,20 @@ def test_default_output_name_and_refusal_to_overwrite(tmp_path, clip):
         ("clip", ["run", "{clip}", "-o", "{tmp}/out.avi"], [".mp4, .mov or .mkv", ".avi"]),
         ("clip", ["run", "{clip}", "--set", "smooth.radius=99"], ["smooth.radius", "0 and 32"]),
         ("clip", ["run", "{clip}", "--codec", "ffv1", "-o", "{tmp}/o.mp4"], ["ffv1", "mkv"]),
+        ("clip", ["run", "{clip}", "--references", "{tmp}/film.png"], ["film.png", "no such"]),
+        ("hints", ["run", "{clip}", "--hints", "{tmp}/hints.csv"], ["hints.csv", "line 2"]),
+        (
+            "clip",
+            ["eval", "{tmp}", "--report", "{tmp}/r.json", "--hints", "{tmp}/h.csv"],
+            ["--hints", "video"],
+        ),
     ],
 )
 def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, clip, setup, args, words):
     if setup == "text":
         (tmp_path / "notes.mp4").write_text("just some text, not a video\n")
+    if setup == "hints":
+        (tmp_path / "hints.csv").write_text("frame,x,y,r,g,b\n0,9999,0,255,0,0\n")
     argv = [a.format(tmp=tmp_path, clip=clip) for a in args]
     result = vidcolor(*argv)
     assert result.returncode not in (0, 1), result.stderr  # a specific error code, not a crash
