@@ -43,6 +43,7 @@ TOLERANCE = 24.0  # L units at which a warped pixel's lightness stops agreeing (
 HINT_SPREAD = 0.08  # a hint's reach, as a share of the frame's diagonal (Gaussian sigma)
 HINT_LIGHTNESS = 12.0  # L units of lightness difference a hint's colors cross (Gaussian sigma)
 HINT_PRIOR = 0.05  # hint weight at which the correction is half-trusted
+GRAIN_SIGMA = 1.5  # px of blur on the lightness residue before it is judged
 UNMATCHED_TOLERANCE = 6.0  # L units, where the flows disagree (occlusion or flat ground)
 _NEIGHBOURHOOD = np.ones((3, 3), np.uint8)
 
@@ -236,7 +237,10 @@ def _step(track: _Track, source: _Frame, target: _Frame) -> _Track:
     stack = np.stack([source.lightness, track.xs, track.ys, track.trust], axis=-1)
     points = flow.sample_points(towards)
     moved = flow.warp_points(np.ascontiguousarray(stack, np.float32), points)
-    difference = cv2.dilate(np.abs(moved[..., 0] - target.lightness), _NEIGHBOURHOOD)
+    # Film grain differs from frame to frame: compared after a blur that removes it, so a
+    # still, grainy background keeps its colors; the 3x3 maximum still catches a missed edge.
+    residue = cv2.GaussianBlur(moved[..., 0] - target.lightness, (0, 0), GRAIN_SIGMA)
+    difference = cv2.dilate(np.abs(residue), _NEIGHBOURHOOD)
     trust = agreement(difference, TOLERANCE)
     unmatched = flow.occluded(towards, back, boundaries=False)
     trust[unmatched] = agreement(difference[unmatched], UNMATCHED_TOLERANCE)
