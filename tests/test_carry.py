@@ -59,8 +59,9 @@ def test_carry_size_keeps_small_frames_and_shrinks_large_ones():
     assert carry_size(720, 576) == (480, 384)
 
 
-def test_forward_carry_follows_the_motion_and_stays_confident():
+def test_forward_carry_follows_the_motion_and_stays_confident(monkeypatch):
     frames = panned(12)
+    monkeypatch.setattr(carry, "FILL_CELL", 0)  # the tracking alone, without the fill
     out = carry.carry(feed(frames), guide_at(frames, 0), range(12), (W, H))
     assert sorted(out) == list(range(12))
     for t in (3, 11):
@@ -72,9 +73,20 @@ def test_forward_carry_follows_the_motion_and_stays_confident():
     # The strip that entered the frame at the right edge was never seen: no trust there.
     assert float(out[11].confidence[:, -4:].astype(np.float32).mean()) < 0.3
 
+    # The fill gives it the colors of confident pixels as light as it (here, its own colors:
+    # this scene's colors follow its lightness).
+    monkeypatch.undo()
+    filled = carry.carry(feed(frames), guide_at(frames, 0), range(12), (W, H))[11]
+    strip = (slice(None), slice(4, -4), slice(-4, None))
+    assert float(filled.confidence[strip[1:]].astype(np.float32).mean()) > 0.5
+    assert np.abs(filled.ab.astype(np.float32)[strip] - frames[11][1][strip]).mean() < 0.5 * (
+        np.abs(frames[11][1][strip]).mean()
+    )
 
-def test_backward_carry_from_a_later_frame():
+
+def test_backward_carry_from_a_later_frame(monkeypatch):
     frames = panned(10)
+    monkeypatch.setattr(carry, "FILL_CELL", 0)
     out = carry.carry(feed(frames), guide_at(frames, 9), range(10), (W, H))
     assert interior_error(out[0], frames[0][1]) < 2.0
     # Panning right, frame 0's left edge is not in frame 9.
@@ -189,3 +201,39 @@ def test_a_hinted_frame_asks_the_network_once_with_its_hints_when_it_takes_them(
         out = guided.carried(feed(frames), range(3), predict)
         assert len(calls) == 1 and (calls[0] is None) != takes
         assert np.allclose(out[1].ab.astype(np.float32)[:, 30, 40], (30.0, 10.0), atol=0.1)
+
+
+def test_fill_gives_an_unsure_patch_the_colors_of_confident_pixels_as_light_as_it():
+    # Left half dark and blue, right half light and red; an unsure band in each half.
+    lightness = np.full((64, 96), 30.0, np.float32)
+    lightness[:, 48:] = 80.0
+    ab = np.zeros((2, 64, 96), np.float32)
+    ab[:, :, :48] = np.array([-5.0, -40.0])[:, None, None]
+    ab[:, :, 48:] = np.array([50.0, 30.0])[:, None, None]
+    confidence = np.ones((64, 96), np.float32)
+    confidence[20:40, 16:32] = confidence[20:40, 64:80] = 0.0
+    guessed = ab.copy()
+    guessed[:, 20:40, 16:32] = guessed[:, 20:40, 64:80] = 0.0  # what the holes carried
+
+    filled = carry.fill(carry.Carried(guessed, confidence), lightness)
+
+    assert np.abs(filled.ab[:, 22:38, 18:30] - ab[:, 22:38, 18:30]).max() < 1.0
+    assert np.abs(filled.ab[:, 22:38, 66:78] - ab[:, 22:38, 66:78]).max() < 1.0
+    assert filled.confidence[20:40, 16:32].min() > 0.5
+    assert filled.confidence.max() <= 1.0
+    sure = confidence == 1.0
+    assert np.array_equal(filled.confidence[sure], confidence[sure])
+    assert np.allclose(filled.ab[:, sure], ab[:, sure])
+
+
+def test_fill_leaves_a_patch_unlike_anything_confident_to_the_network():
+    lightness = np.full((64, 96), 30.0, np.float32)
+    lightness[20:40, 40:56] = 90.0  # the only light pixels, and none of them confident
+    ab = np.zeros((2, 64, 96), np.float32)
+    ab[0] = 40.0
+    confidence = np.ones((64, 96), np.float32)
+    confidence[20:40, 40:56] = 0.0
+
+    filled = carry.fill(carry.Carried(ab, confidence), lightness)
+
+    assert filled.confidence[24:36, 44:52].max() < 0.05
