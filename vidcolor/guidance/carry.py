@@ -213,9 +213,9 @@ def carry(
         if track is not None and here.number in wanted:
             backward[here.number] = _colors(track, guides[track.origin]), track.origin
         later = here
-    lightness = {here.number: here.lightness for here in seen}
+    lightness_of = {here.number: here.lightness for here in seen}
     return {
-        t: _stored(fill(_combine(t, forward.get(t), backward.get(t)), lightness[t]))
+        t: _stored(fill(_combine(t, forward.get(t), backward.get(t)), lightness_of[t]))
         for t in wanted
         if t in forward or t in backward
     }
