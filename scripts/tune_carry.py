@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from vidcolor import evaluate, metrics
-from vidcolor.colorize import Colorizer
+from vidcolor.colorize import Colorizer, render_lightness
 from vidcolor.config import ModelConfig
 from vidcolor.evaluate.pictures import lab, to_gray
 from vidcolor.guidance import carry
@@ -61,7 +61,7 @@ def prepared(colorizer: Colorizer, clip: tuple[str, int, int], limit: int):
     render = colorizer.render_size(width, height, 1, ModelConfig().render_factor)
     ab = []
     for frame in rgb:
-        lightness = carry.render_lightness(to_gray(frame), render)
+        lightness = render_lightness(to_gray(frame), render)
         small = colorizer.predict(lightness[None])[0]
         ab.append(carry.resize_ab(small, (width, height)).astype(np.float16))
     CACHE.mkdir(parents=True, exist_ok=True)
