@@ -24,7 +24,7 @@ from vidcolor import evaluate, metrics
 from vidcolor.colorize import Colorizer, render_lightness
 from vidcolor.config import ModelConfig
 from vidcolor.evaluate.pictures import lab, to_gray
-from vidcolor.guidance import carry
+from vidcolor.guidance import carry, fill
 
 MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
 # (file, stream, first frame): nasa's two streams and three shots of big_buck_bunny (cuts at
@@ -91,14 +91,19 @@ def scores(rgb: np.ndarray, predicted: np.ndarray) -> list[float]:
 
 
 def apply(variant: str) -> dict[str, object]:
-    """Sets a variant's constants; returns the values it replaced."""
+    """Sets a variant's constants (of carry or fill); returns the values it replaced."""
     old = {}
     for item in filter(None, variant.split(",")):
         key, value = item.split("=")
-        old[key] = getattr(carry, key)
-        setattr(carry, key, type(old[key])(float(value)) if not isinstance(old[key], str)
+        old[key] = getattr(owner(key), key)
+        setattr(owner(key), key, type(old[key])(float(value)) if not isinstance(old[key], str)
                 else value)  # fmt: skip
     return old
+
+
+def owner(key: str) -> object:
+    """The module whose constant ``key`` is."""
+    return fill if hasattr(fill, key) else carry
 
 
 def main() -> None:
@@ -118,7 +123,7 @@ def main() -> None:
         print(f"{variant or '(current)':40s} " + " ".join(f"{m:16.2f}" for m in means)
               + f"  {np.mean(means):7.2f} {took:4.0f}", flush=True)  # fmt: skip
         for key, value in old.items():
-            setattr(carry, key, value)
+            setattr(owner(key), key, value)
 
 
 if __name__ == "__main__":

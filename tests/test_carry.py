@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor.guidance import carry
-from vidcolor.guidance.carry import Guide, blend, carry_size, hint_guide, read_range
-from vidcolor.guidance.plan import GuidedFrames, hint_maps
+from vidcolor.guidance import carry, fill
+from vidcolor.guidance.carry import Guide, blend, carry_size, hint_guide
+from vidcolor.guidance.plan import GuidedFrames, hint_maps, read_range
 from vidcolor.guidance.values import FrameHints, Guidance, HintPoint, Reference
 
 W, H = 96, 64
@@ -61,7 +61,7 @@ def test_carry_size_keeps_small_frames_and_shrinks_large_ones():
 
 def test_forward_carry_follows_the_motion_and_stays_confident(monkeypatch):
     frames = panned(12)
-    monkeypatch.setattr(carry, "FILL_CELL", 0)  # the tracking alone, without the fill
+    monkeypatch.setattr(fill, "FILL_CELL", 0)  # the tracking alone, without the fill
     out = carry.carry(feed(frames), guide_at(frames, 0), range(12), (W, H))
     assert sorted(out) == list(range(12))
     for t in (3, 11):
@@ -86,7 +86,7 @@ def test_forward_carry_follows_the_motion_and_stays_confident(monkeypatch):
 
 def test_backward_carry_from_a_later_frame(monkeypatch):
     frames = panned(10)
-    monkeypatch.setattr(carry, "FILL_CELL", 0)
+    monkeypatch.setattr(fill, "FILL_CELL", 0)
     out = carry.carry(feed(frames), guide_at(frames, 9), range(10), (W, H))
     assert interior_error(out[0], frames[0][1]) < 2.0
     # Panning right, frame 0's left edge is not in frame 9.
@@ -215,15 +215,15 @@ def test_fill_gives_an_unsure_patch_the_colors_of_confident_pixels_as_light_as_i
     guessed = ab.copy()
     guessed[:, 20:40, 16:32] = guessed[:, 20:40, 64:80] = 0.0  # what the holes carried
 
-    filled = carry.fill(carry.Carried(guessed, confidence), lightness)
+    filled_ab, filled_confidence = fill.fill(guessed, confidence, lightness)
 
-    assert np.abs(filled.ab[:, 22:38, 18:30] - ab[:, 22:38, 18:30]).max() < 1.0
-    assert np.abs(filled.ab[:, 22:38, 66:78] - ab[:, 22:38, 66:78]).max() < 1.0
-    assert filled.confidence[20:40, 16:32].min() > 0.5
-    assert filled.confidence.max() <= 1.0
+    assert np.abs(filled_ab[:, 22:38, 18:30] - ab[:, 22:38, 18:30]).max() < 1.0
+    assert np.abs(filled_ab[:, 22:38, 66:78] - ab[:, 22:38, 66:78]).max() < 1.0
+    assert filled_confidence[20:40, 16:32].min() > 0.5
+    assert filled_confidence.max() <= 1.0
     sure = confidence == 1.0
-    assert np.array_equal(filled.confidence[sure], confidence[sure])
-    assert np.allclose(filled.ab[:, sure], ab[:, sure])
+    assert np.array_equal(filled_confidence[sure], confidence[sure])
+    assert np.allclose(filled_ab[:, sure], ab[:, sure])
 
 
 def test_fill_leaves_a_patch_unlike_anything_confident_to_the_network():
@@ -234,6 +234,6 @@ def test_fill_leaves_a_patch_unlike_anything_confident_to_the_network():
     confidence = np.ones((64, 96), np.float32)
     confidence[20:40, 40:56] = 0.0
 
-    filled = carry.fill(carry.Carried(ab, confidence), lightness)
+    _, filled_confidence = fill.fill(ab, confidence, lightness)
 
-    assert filled.confidence[24:36, 44:52].max() < 0.05
+    assert filled_confidence[24:36, 44:52].max() < 0.05

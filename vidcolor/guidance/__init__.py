@@ -1,7 +1,7 @@
 """Guided colorization's inputs: reference pictures and color hints, read and checked before
 any work.
 
-``vidcolor run --references PATH... --hints FILE`` will take them (not wired yet: issue 17).
+``vidcolor run --references PATH... --hints FILE`` and ``vidcolor eval`` take them.
 :func:`load_guidance` returns a :class:`~vidcolor.guidance.values.Guidance`: each reference's
 chroma at its frame's size (:mod:`~vidcolor.guidance.references`, checked to show its frame
 by :mod:`~vidcolor.guidance.match`) and each hinted frame's points

@@ -17,12 +17,13 @@ confidence.
 
 Where the carried colors are unsure (disoccluded ground, content that entered the frame, a
 patch whose tracking failed), the confident colors nearby of like lightness fill in
-(:func:`fill`); where there are none either, the network's own colors: the caller blends them
-by the returned confidence (:func:`blend`).
+(:func:`vidcolor.guidance.fill.fill`); where there are none either, the network's own colors:
+the caller blends them by the returned confidence (:func:`blend`).
 
 Frame t's result depends only on the nearest guided frames of its shot on either side and the
-frames between, so it is the same whichever chunk t falls in (:func:`read_range` says which
-frames a chunk must read). Pure: arrays in, arrays out.
+frames between, so it is the same whichever chunk t falls in
+(:func:`vidcolor.guidance.plan.read_range` says which frames a chunk must read). Pure: arrays
+in, arrays out.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import cv2
 import numpy as np
 
 from vidcolor.colorize import render_lightness
+from vidcolor.guidance import fill
 from vidcolor.guidance.values import HintPoint
 from vidcolor.temporal import flow
 from vidcolor.temporal.smooth import agreement
@@ -47,11 +49,6 @@ HINT_LIGHTNESS = 12.0  # L units of lightness difference a hint's colors cross (
 HINT_PRIOR = 0.05  # hint weight at which the correction is half-trusted
 GRAIN_SIGMA = 1.5  # px of blur on the lightness residue before it is judged
 UNMATCHED_TOLERANCE = 6.0  # L units, where the flows disagree (occlusion or flat ground)
-FILL_CELL = 16  # px at the carry size: the spatial cell of the fill's bilateral grid
-FILL_LIGHTNESS = 8.0  # L units: the lightness bin of the grid
-FILL_SIGMA = 1.5  # cells (and bins) of Gaussian reach of a confident color over the grid
-FILL_PRIOR = 2.0  # confident pixels' weight at which the fill is half-trusted
-FILL_TRUST = 0.9  # the most a filled color is trusted: less than one tracked from the guide
 _NEIGHBOURHOOD = np.ones((3, 3), np.uint8)
 
 
@@ -75,21 +72,6 @@ def carry_size(width: int, height: int) -> tuple[int, int]:
     :data:`CARRY_SIDE`; depends on the frame's size alone, so a run and ``eval`` agree."""
     scale = min(1.0, CARRY_SIDE / max(width, height))
     return max(flow.MIN_SIDE, round(width * scale)), max(flow.MIN_SIDE, round(height * scale))
-
-
-def read_range(
-    start: int, stop: int, guided: Sequence[int], frame_count: int
-) -> tuple[int, int] | None:
-    """The frames ``[lo, hi)`` to read to carry colors onto frames ``start .. stop - 1``, or
-    None when no guided frame is within :data:`REACH` of them."""
-    before = [g for g in guided if start - REACH <= g < start]
-    inside = [g for g in guided if start <= g < stop]
-    after = [g for g in guided if stop <= g < stop + REACH]
-    if not (before or inside or after):
-        return None
-    lo = max(before) if before else start
-    hi = min(after) + 1 if after else stop
-    return lo, min(hi, frame_count)
 
 
 def reference_guide(ab: np.ndarray, size: tuple[int, int]) -> Guide:
@@ -167,19 +149,20 @@ def carry(
     """Carried colors for every frame of ``wanted`` that a guide reaches.
 
     What travels from frame to frame is each pixel's position on the guided frame, not its
-    colors: the guide is sampled once per frame, so its colors stay as sharp after 100 frames
-    as after one, where warping colors step by step would blur them at every step.
+    colors: sampled once per frame, the guide's colors stay as sharp after 100 frames as after
+    one, where warping colors step by step would blur them at every step.
 
     Args:
         frames: ``(index, unit luma (H, W) in [0, 1], starts a shot)``, consecutive, covering
-            ``wanted`` and the guided frames :func:`read_range` names; unit luma at any size.
+            ``wanted`` and the guided frames :func:`~vidcolor.guidance.plan.read_range`
+            names; unit luma at any size.
         guide: ``guide(index, unit, lightness)``: frame ``index``'s guide at ``size`` (given
             its unit luma and its lightness at ``size``), or None for a frame with none.
         wanted: The frames whose colors are wanted.
         size: The carry size, (width, height).
 
     Returns:
-        Frame -> carried colors, stored as float16 (a chunk holds them all until it is done).
+        Frame -> carried colors (filled in), float16: a chunk holds them all until it is done.
     """
     seen: list[_Frame] = []
     guides: dict[int, Guide] = {}
@@ -215,14 +198,14 @@ def carry(
         later = here
     lightness_of = {here.number: here.lightness for here in seen}
     return {
-        t: _stored(fill(_combine(t, forward.get(t), backward.get(t)), lightness_of[t]))
+        t: _stored(*fill.fill(*_combine(t, forward.get(t), backward.get(t)), lightness_of[t]))
         for t in wanted
         if t in forward or t in backward
     }
 
 
-def _stored(carried: Carried) -> Carried:
-    return Carried(carried.ab.astype(np.float16), carried.confidence.astype(np.float16))
+def _stored(ab: np.ndarray, confidence: np.ndarray) -> Carried:
+    return Carried(ab.astype(np.float16), confidence.astype(np.float16))
 
 
 def _start(origin: int, size: tuple[int, int]) -> _Track:
@@ -235,7 +218,7 @@ def _colors(track: _Track, guide: Guide) -> Carried:
     layers = np.stack([*guide.ab, guide.confidence], axis=-1).astype(np.float32)
     sampled = flow.warp_points(np.ascontiguousarray(layers), (track.xs, track.ys))
     ab = np.ascontiguousarray(np.moveaxis(sampled[..., :2], -1, 0))
-    return _stored(Carried(ab, np.minimum(sampled[..., 2], track.trust)))
+    return _stored(ab, np.minimum(sampled[..., 2], track.trust))
 
 
 def _step(track: _Track, source: _Frame, target: _Frame) -> _Track:
@@ -279,70 +262,6 @@ def _combine(
     ab = (wa * a + wb * b) / np.maximum(total, np.float32(1e-6))
     confidence = 1.0 - (1.0 - wa) * (1.0 - wb)
     return Carried(ab.astype(np.float32), confidence.astype(np.float32))
-
-
-def fill(carried: Carried, lightness: np.ndarray) -> Carried:
-    """Where ``carried`` is unsure, the colors of its confident pixels nearby of like lightness.
-
-    A disoccluded background, content that entered over the frame's edge or a patch whose
-    tracking failed has, most often, the colors of the confident pixels around it that are as
-    light as it is. Confident colors are splatted, weighed by confidence, into a bilateral grid
-    (cells of :data:`FILL_CELL` pixels by :data:`FILL_LIGHTNESS` L units), blurred over it and
-    read back at every pixel's position and lightness; the fill is trusted by how much
-    confident weight it gathered (``w / (w + FILL_PRIOR)``, at most :data:`FILL_TRUST`). A
-    pixel's own carried color keeps its confidence; the fill takes the rest of its share.
-    """
-    confidence = carried.confidence.astype(np.float32)
-    if float(confidence.min()) >= 1.0 or FILL_CELL <= 0:
-        return Carried(carried.ab.astype(np.float32), confidence)
-    height, width = lightness.shape
-    rows, cols = -(-height // FILL_CELL), -(-width // FILL_CELL)
-    bins = int(100 // FILL_LIGHTNESS) + 2
-    ys, xs = np.divmod(np.arange(height * width), width)
-    cell = ((ys // FILL_CELL) * cols + xs // FILL_CELL) * bins
-    level = np.clip(lightness.ravel() / FILL_LIGHTNESS, 0, bins - 1.0)
-    below = np.minimum(level.astype(np.int64), bins - 2)
-    share = (level - below).astype(np.float32)  # towards the bin above: linear in lightness
-    weight, ab = confidence.ravel(), carried.ab.astype(np.float32).reshape(2, -1)
-    grid = np.zeros((3, rows * cols * bins))
-    for offset, part in ((0, 1.0 - share), (1, share)):
-        w = weight * part
-        for channel, values in enumerate((w, w * ab[0], w * ab[1])):
-            grid[channel] += np.bincount(cell + below + offset, values, minlength=grid.shape[1])
-    grid = _blurred(grid.reshape(3, rows, cols, bins).astype(np.float32))
-    # Read back at every pixel: bilinear between cell centres, linear between bins.
-    full = (cols * FILL_CELL, rows * FILL_CELL)
-    planes = np.stack([
-        np.stack([cv2.resize(grid[c, ..., b], full, interpolation=cv2.INTER_LINEAR)
-                  for b in range(bins)])[:, :height, :width]
-        for c in range(3)
-    ])  # fmt: skip
-    at = below.reshape(1, 1, height, width)
-    lo = np.take_along_axis(planes, at, axis=1)[:, 0]
-    hi = np.take_along_axis(planes, at + 1, axis=1)[:, 0]
-    sampled = lo + share.reshape(height, width) * (hi - lo)
-    gathered = np.maximum(sampled[0], 0.0)
-    filled = sampled[1:] / np.maximum(gathered, np.float32(1e-6))
-    trust = np.minimum(gathered / (gathered + FILL_PRIOR), FILL_TRUST) * (1.0 - confidence)
-    total = confidence + trust
-    mixed = (confidence * carried.ab.astype(np.float32) + trust * filled) / np.maximum(
-        total, np.float32(1e-6)
-    )
-    return Carried(mixed.astype(np.float32), total.astype(np.float32))
-
-
-def _blurred(grid: np.ndarray) -> np.ndarray:
-    """``(3, rows, cols, bins)`` blurred by :data:`FILL_SIGMA` cells and bins, zero outside."""
-    radius = max(1, int(3 * FILL_SIGMA))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / FILL_SIGMA) ** 2).astype(np.float32)
-    taps /= taps.sum()
-    for axis in (1, 2, 3):
-        padded = np.pad(grid, [(radius, radius) if a == axis else (0, 0) for a in range(4)])
-        length = grid.shape[axis]
-        grid = sum(
-            tap * np.take(padded, np.arange(k, k + length), axis=axis) for k, tap in enumerate(taps)
-        )
-    return grid.astype(np.float32)
 
 
 def blend(predicted: np.ndarray, carried: Carried | None, size: tuple[int, int]) -> np.ndarray:

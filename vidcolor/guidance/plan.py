@@ -8,7 +8,7 @@ reaches the network through a callable, :func:`carry_chunk` is the worker's pass
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -56,7 +56,7 @@ class GuidedFrames:
 
     def read_range(self, start: int, stop: int, frame_count: int) -> tuple[int, int] | None:
         """The frames ``[lo, hi)`` to read to color ``start .. stop - 1``; None: no guide near."""
-        return carry.read_range(start, stop, self.guided, frame_count)
+        return read_range(start, stop, self.guided, frame_count)
 
     def carried(
         self, frames: Iterable[tuple[int, np.ndarray, bool]], wanted: range, predict: Predict
@@ -152,3 +152,18 @@ def carry_chunk(
         return colorizer.predict(render_lightness(unit, guided.render)[None], *hints)[0]
 
     return guided.carried(units(), wanted, predict)
+
+
+def read_range(
+    start: int, stop: int, guided: Sequence[int], frame_count: int
+) -> tuple[int, int] | None:
+    """The frames ``[lo, hi)`` to read to carry colors onto frames ``start .. stop - 1``, or
+    None when no guided frame is within :data:`~vidcolor.guidance.carry.REACH` of them."""
+    before = [g for g in guided if start - carry.REACH <= g < start]
+    inside = [g for g in guided if start <= g < stop]
+    after = [g for g in guided if stop <= g < stop + carry.REACH]
+    if not (before or inside or after):
+        return None
+    lo = max(before) if before else start
+    hi = min(after) + 1 if after else stop
+    return lo, min(hi, frame_count)
