@@ -9,6 +9,8 @@ in, arrays out.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -43,8 +45,7 @@ def fill(
     height, width = lightness.shape
     rows, cols = -(-height // FILL_CELL), -(-width // FILL_CELL)
     bins = int(100 // FILL_LIGHTNESS) + 2
-    ys, xs = np.divmod(np.arange(height * width), width)
-    cell = ((ys // FILL_CELL) * cols + xs // FILL_CELL) * bins
+    cell = _cells(height, width, FILL_CELL, bins)
     level = np.clip(lightness.ravel() / FILL_LIGHTNESS, 0, bins - 1.0)
     below = np.minimum(level.astype(np.int64), bins - 2)
     share = (level - below).astype(np.float32)  # towards the bin above: linear in lightness
@@ -55,23 +56,28 @@ def fill(
         for channel, values in enumerate((w, w * flat[0], w * flat[1])):
             grid[channel] += np.bincount(cell + below + offset, values, minlength=grid.shape[1])
     grid = _blurred(grid.reshape(3, rows, cols, bins).astype(np.float32))
-    # Read back at every pixel: bilinear between cell centres, linear between bins.
+    # Read back at every pixel: bilinear between cell centres (every channel and bin in one
+    # resize), linear between the two bins around its lightness.
+    layers = np.ascontiguousarray(np.moveaxis(grid, 0, -1).reshape(rows, cols, bins * 3))
     full = (cols * FILL_CELL, rows * FILL_CELL)
-    planes = np.stack([
-        np.stack([cv2.resize(grid[c, ..., b], full, interpolation=cv2.INTER_LINEAR)
-                  for b in range(bins)])[:, :height, :width]
-        for c in range(3)
-    ])  # fmt: skip
-    at = below.reshape(1, 1, height, width)
-    lo = np.take_along_axis(planes, at, axis=1)[:, 0]
-    hi = np.take_along_axis(planes, at + 1, axis=1)[:, 0]
-    sampled = lo + share.reshape(height, width) * (hi - lo)
+    planes = cv2.resize(layers, full, interpolation=cv2.INTER_LINEAR)[:height, :width]
+    planes = planes.reshape(height * width, bins, 3)
+    pixel = np.arange(height * width)
+    lo, hi = planes[pixel, below], planes[pixel, below + 1]
+    sampled = (lo + share[:, None] * (hi - lo)).T.reshape(3, height, width)
     gathered = np.maximum(sampled[0], 0.0)
     filled = sampled[1:] / np.maximum(gathered, np.float32(1e-6))
     trust = np.minimum(gathered / (gathered + FILL_PRIOR), FILL_TRUST) * (1.0 - confidence)
     total = confidence + trust
     mixed = (confidence * carried + trust * filled) / np.maximum(total, np.float32(1e-6))
     return mixed.astype(np.float32), total.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _cells(height: int, width: int, side: int, bins: int) -> np.ndarray:
+    """Each pixel's first index in the flattened grid: its cell's, times the bin count."""
+    ys, xs = np.divmod(np.arange(height * width), width)
+    return ((ys // side) * -(-width // side) + xs // side) * bins
 
 
 def _blurred(grid: np.ndarray) -> np.ndarray:
