@@ -17,9 +17,10 @@
 #   - stage C: the long run, over several sessions (the cache folder outlives a session): warm
 #     start from B, 9,000 steps at 128 px x 12 to step 5000, 192 px x 6 to 8000, then 224 px x 4,
 #     warm-up and cosine decay from lr 4e-4; a snapshot every 500 steps, to be measured midway.
-#   - a checkpoint every 4 minutes and 200 steps, weights kept every 200 steps (snapshots/).
+#   - a checkpoint every 4 minutes and every 200 steps (250 in C), weights kept every 200 steps
+#     (500 in C) in the run's snapshots/.
 # Start:    bash scripts/train_v2.sh            (in the background: see below)
-# Resume:   bash scripts/train_v2.sh            (the same; or: vidcolor train --resume "$RUN_B")
+# Resume:   bash scripts/train_v2.sh            (the same; or: vidcolor train --resume "$RUN_C")
 # Progress: tail "$RUN_C/progress.log"; loss curve: python scripts/plot_loss.py "$RUN_C" loss.png
 #
 # The run that was started for issue 16 (from the repository root, so that it imports this

@@ -77,7 +77,9 @@ def fill(
 def _cells(height: int, width: int, side: int, bins: int) -> np.ndarray:
     """Each pixel's first index in the flattened grid: its cell's, times the bin count."""
     ys, xs = np.divmod(np.arange(height * width), width)
-    return ((ys // side) * -(-width // side) + xs // side) * bins
+    cells = ((ys // side) * -(-width // side) + xs // side) * bins
+    cells.setflags(write=False)  # shared by every call for this size
+    return cells
 
 
 def _blurred(grid: np.ndarray) -> np.ndarray:

@@ -111,10 +111,8 @@ def occluded(backward: np.ndarray, forward: np.ndarray, boundaries: bool = True)
         raise ValueError(
             f"occluded expects two (H, W, 2) flows, got {backward.shape} and {forward.shape}"
         )
-    # float64 for the metric's both tests; the carrying's one test, per frame, in float32
-    precision: type[np.floating] = np.float64 if boundaries else np.float32
-    b = backward.astype(precision)
-    f_w = warp_points(forward.astype(np.float32), sample_points(backward)).astype(precision)
+    b = backward.astype(np.float64)
+    f_w = warp_points(forward.astype(np.float32), sample_points(backward)).astype(np.float64)
     b_mag, f_mag = _squared(b), _squared(f_w)
     disagree = _squared(b + f_w) > 0.01 * (b_mag + f_mag) + 0.5
     if not boundaries:
